@@ -1,0 +1,1 @@
+"""The HTTP layer: FastAPI app factory, dependencies, error rendering and middleware."""

@@ -1,0 +1,57 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cloudsvc import __version__
+from cloudsvc.api import health, problems
+from cloudsvc.api.middleware import RequestContextMiddleware
+from cloudsvc.audit.views import router as audit_router
+from cloudsvc.config import Settings
+from cloudsvc.db import Database
+from cloudsvc.departments.views import router as departments_router
+from cloudsvc.principals import service as principals
+from cloudsvc.principals.views import router as principals_router
+from cloudsvc.resource_requests.views import router as requests_router
+from cloudsvc.zones.views import router as zones_router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or Settings()
+    database = database or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.bootstrap_token is not None:
+            with database.transaction() as session:
+                if principals.bootstrap(session, settings.bootstrap_token.get_secret_value()):
+                    log.warning("created the bootstrap system_admin from CLOUDSVC_BOOTSTRAP_TOKEN")
+        yield
+
+    app = FastAPI(
+        title="cloudsvc",
+        version=__version__,
+        summary="Control plane of a provincial e-government cloud",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    problems.install(app)
+    app.add_middleware(RequestContextMiddleware, database=database, max_body_bytes=settings.max_body_bytes)
+    for router in (
+        health.router,
+        departments_router,
+        principals_router,
+        zones_router,
+        requests_router,
+        audit_router,
+    ):
+        app.include_router(router)
+    return app

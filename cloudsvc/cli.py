@@ -1,0 +1,162 @@
+"""The ``cloudsvc`` command line: run the service, migrate the database, administer, and read."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from cloudsvc.config import Settings
+from cloudsvc.db import Database, migrate
+from cloudsvc.errors import DomainError
+from cloudsvc.principals.authz import Caller, Grant
+from cloudsvc.principals.models import Role
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _reader() -> Caller:
+    # Whoever has a shell and the database URL can read the database anyway; the CLI reads as an auditor.
+    return Caller(
+        principal_id="cli", name="cli", grants=(Grant(Role.auditor, None), Grant(Role.viewer, None))
+    )
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(
+    help="Control plane of a provincial e-government cloud. Settings come from CLOUDSVC_* variables."
+)
+def main() -> None:
+    pass
+
+
+@main.command(help="Run the HTTP API (uvicorn).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes")
+def serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run("cloudsvc.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@main.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command(help="Apply every pending migration.")
+def upgrade() -> None:
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    click.echo(f"schema at {migrate.head_revision()}")
+
+
+@db.command(help="Show the schema revision of the database and of the code.")
+def current() -> None:
+    database = Database(_settings().database_url)
+    click.echo(f"database: {migrate.current_revision(database.engine)}  code: {migrate.head_revision()}")
+
+
+@main.group(help="Administration that needs shell access to the deployment.")
+def admin() -> None:
+    pass
+
+
+@admin.command("create-principal", help="Create a principal and print its token (shown once).")
+@click.option("--name", required=True)
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    metavar="ROLE[@DEPARTMENT]",
+    help="Repeatable. Without @DEPARTMENT the role holds over the whole cloud.",
+)
+def create_principal(name: str, roles: tuple[str, ...]) -> None:
+    from pydantic import ValidationError
+
+    from cloudsvc.principals import service
+    from cloudsvc.principals.schemas import PrincipalCreate
+
+    bindings = [{"role": r.partition("@")[0], "department_code": r.partition("@")[2] or None} for r in roles]
+    try:
+        data = PrincipalCreate.model_validate({"name": name, "roles": bindings})
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    database = Database(_settings().database_url)
+    try:
+        with database.transaction() as session:
+            created = service.create(session, None, data)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    _echo_json({"id": created.principal.id, "name": name, "token": created.token})
+
+
+@main.group(help="Read departments.")
+def departments() -> None:
+    pass
+
+
+@departments.command("list", help="List departments (optionally the children of one).")
+@click.option("--parent", default=None, help="Parent department code")
+@click.option("--limit", default=100, show_default=True, type=int)
+def departments_list(parent: str | None, limit: int) -> None:
+    from cloudsvc.departments import service
+
+    database = Database(_settings().database_url)
+    with database.session() as session:
+        found = service.list_visible(session, _reader(), parent_code=parent, after_code=None, limit=limit)
+        for department in found:
+            click.echo(f"{department.code}\t{department.level}\t{department.name}")
+
+
+@main.group(help="Read resource requests.")
+def requests() -> None:
+    pass
+
+
+@requests.command("list", help="List requests, newest first.")
+@click.option("--department", default=None, help="A department code: its whole subtree")
+@click.option("--status", default=None)
+@click.option("--limit", default=50, show_default=True, type=int)
+def requests_list(department: str | None, status: str | None, limit: int) -> None:
+    from cloudsvc.resource_requests import service
+    from cloudsvc.resource_requests.lifecycle import Status
+
+    database = Database(_settings().database_url)
+    with database.session() as session:
+        found = service.list_visible(
+            session,
+            _reader(),
+            department_code=department,
+            status=Status(status) if status else None,
+            before=None,
+            limit=limit,
+        )
+        for request in found:
+            click.echo(f"{request.id}\t{request.department.code}\t{request.kind}\t{request.status}")
+
+
+@main.group(help="The audit trail.")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="Check the hash chain; exit 1 if any stored event was changed or removed.")
+def audit_verify() -> None:
+    from cloudsvc.audit import service
+
+    database = Database(_settings().database_url)
+    with database.session() as session:
+        result = service.verify(session)
+    _echo_json(result.__dict__)
+    if not result.ok:
+        sys.exit(1)

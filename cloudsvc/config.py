@@ -1,0 +1,37 @@
+"""Settings, read from ``CLOUDSVC_*`` environment variables.
+
+Built once by the app factory or the CLI and handed down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = f"sqlite:///{Path('cloudsvc.db').absolute()}"
+
+# Tokens that appear in docs and examples; refused outside development.
+_PLACEHOLDER_TOKENS = {"changeme", "dev-bootstrap-token", "secret", "token"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLOUDSVC_", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL; SQLite by default")
+    bootstrap_token: SecretStr | None = Field(
+        default=None, description="If set and no principal exists, a system_admin with this token is created"
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413")
+    page_size_max: int = Field(default=500, ge=1)
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and self.bootstrap_token is not None:
+            token = self.bootstrap_token.get_secret_value()
+            if token in _PLACEHOLDER_TOKENS or len(token) < 24:
+                raise ValueError("CLOUDSVC_BOOTSTRAP_TOKEN is a placeholder or shorter than 24 characters")
+        return self

@@ -1,0 +1,6 @@
+"""Persistence: the declarative base, column types and the engine/session factory."""
+
+from cloudsvc.db.base import Base, UTCDateTime, utcnow
+from cloudsvc.db.engine import Database, normalise_url
+
+__all__ = ["Base", "Database", "UTCDateTime", "normalise_url", "utcnow"]

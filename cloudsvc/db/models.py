@@ -1,0 +1,27 @@
+"""Imports every model so that ``Base.metadata`` is complete (for Alembic and for tests)."""
+
+from cloudsvc.audit.models import AuditChainHead, AuditEvent
+from cloudsvc.db.base import Base
+from cloudsvc.departments.models import Department
+from cloudsvc.principals.models import Principal, RoleBinding
+from cloudsvc.resource_requests.models import (
+    ApprovalPolicy,
+    IdempotencyKey,
+    RequestTransition,
+    ResourceRequest,
+)
+from cloudsvc.zones.models import Zone
+
+__all__ = [
+    "ApprovalPolicy",
+    "AuditChainHead",
+    "AuditEvent",
+    "Base",
+    "Department",
+    "IdempotencyKey",
+    "Principal",
+    "RequestTransition",
+    "ResourceRequest",
+    "RoleBinding",
+    "Zone",
+]

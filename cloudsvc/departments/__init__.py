@@ -1,0 +1,1 @@
+"""The organisation tree: province > city > county > township > department."""

@@ -1,0 +1,1 @@
+"""Principals (people and systems that call the API), their tokens and role bindings."""

@@ -1,0 +1,1 @@
+"""Resource requests: submission, approval, lifecycle, auto-approval policies and idempotency."""

@@ -1,0 +1,1 @@
+"""Zones: the clouds (OpenStack, Kubernetes or the simulator) that requests land in."""

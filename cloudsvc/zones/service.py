@@ -1,0 +1,74 @@
+"""Zones: registered by operators, read by everyone who requests resources."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cloudsvc.audit import service as audit
+from cloudsvc.errors import Conflict, Forbidden, NotFound
+from cloudsvc.principals.authz import Caller, Permission
+from cloudsvc.zones.models import Zone
+from cloudsvc.zones.schemas import ZoneCreate
+
+
+def by_name(session: Session, name: str) -> Zone | None:
+    return session.scalars(select(Zone).where(Zone.name == name)).one_or_none()
+
+
+def get(session: Session, name: str) -> Zone:
+    zone = by_name(session, name)
+    if zone is None:
+        raise NotFound("zone", name)
+    return zone
+
+
+def create(session: Session, caller: Caller, data: ZoneCreate) -> Zone:
+    if not caller.may_cloud_wide(Permission.zone_manage):
+        raise Forbidden("only an operator or system administrator of the whole cloud may register zones")
+    if by_name(session, data.name) is not None:
+        raise Conflict(f"zone {data.name!r} exists", field="name")
+    zone = Zone(
+        name=data.name,
+        backend=data.backend,
+        network=data.network,
+        mlps_level=data.mlps_level,
+        xinchuang=data.xinchuang,
+        settings=data.settings,
+    )
+    session.add(zone)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"zone {data.name!r} exists", field="name") from exc
+    audit.record(
+        session,
+        actor=caller.actor,
+        action="zone.create",
+        target_type="zone",
+        target_id=zone.name,
+        detail=data.model_dump(mode="json", exclude={"settings"}),
+    )
+    return zone
+
+
+def list_all(session: Session) -> Sequence[Zone]:
+    return session.scalars(select(Zone).order_by(Zone.name)).all()
+
+
+_SECRET_WORDS = ("password", "secret", "token", "credential", "private_key", "key_data")
+
+
+def redacted(settings: object) -> object:
+    """Settings with every secret-looking value replaced, for display: credentials never leave the API."""
+    if isinstance(settings, dict):
+        return {
+            key: "***" if any(word in key.lower() for word in _SECRET_WORDS) else redacted(value)
+            for key, value in settings.items()
+        }
+    if isinstance(settings, list):
+        return [redacted(item) for item in settings]
+    return settings
