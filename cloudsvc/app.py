@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from cloudsvc import __version__
 from cloudsvc.api import health, problems
 from cloudsvc.api.middleware import RequestContextMiddleware
 from cloudsvc.audit.views import router as audit_router
 from cloudsvc.config import Settings
-from cloudsvc.db import Database
+from cloudsvc.db import Database, migrate
 from cloudsvc.departments.views import router as departments_router
 from cloudsvc.principals import service as principals
 from cloudsvc.principals.views import router as principals_router
@@ -23,6 +24,23 @@ from cloudsvc.zones.views import router as zones_router
 log = logging.getLogger(__name__)
 
 
+def _bootstrap(database: Database, token: str) -> None:
+    try:
+        schema = migrate.current_revision(database.engine)
+    except SQLAlchemyError as exc:
+        log.error("database unreachable at start-up (%s); /readyz will say so", type(exc).__name__)
+        return
+    if schema != migrate.head_revision():
+        # The schema is the migrations' job, never the app's: say so and serve /readyz as 503.
+        log.error(
+            "database schema is at %s, not %s: run 'cloudsvc db upgrade'", schema, migrate.head_revision()
+        )
+        return
+    with database.transaction() as session:
+        if principals.bootstrap(session, token):
+            log.warning("created the bootstrap system_admin from CLOUDSVC_BOOTSTRAP_TOKEN")
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or Settings()
     database = database or Database(settings.database_url)
@@ -30,9 +48,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.bootstrap_token is not None:
-            with database.transaction() as session:
-                if principals.bootstrap(session, settings.bootstrap_token.get_secret_value()):
-                    log.warning("created the bootstrap system_admin from CLOUDSVC_BOOTSTRAP_TOKEN")
+            _bootstrap(database, settings.bootstrap_token.get_secret_value())
         yield
 
     app = FastAPI(

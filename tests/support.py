@@ -57,11 +57,21 @@ class World:
     def build(cls, client: TestClient) -> World:
         world = cls(client)
         for code, level, parent in TREE:
-            world.ok(client.post("/v1/departments", headers=world.admin,
-                                 json={"code": code, "name": code.upper(), "level": level, "parent_code": parent}))
+            world.ok(
+                client.post(
+                    "/v1/departments",
+                    headers=world.admin,
+                    json={"code": code, "name": code.upper(), "level": level, "parent_code": parent},
+                )
+            )
         for name, network, mlps in (("ext", "extranet", 3), ("int", "intranet", 4)):
-            world.ok(client.post("/v1/zones", headers=world.admin,
-                                 json={"name": name, "backend": "simulator", "network": network, "mlps_level": mlps}))
+            world.ok(
+                client.post(
+                    "/v1/zones",
+                    headers=world.admin,
+                    json={"name": name, "backend": "simulator", "network": network, "mlps_level": mlps},
+                )
+            )
         return world
 
     @staticmethod
@@ -77,13 +87,19 @@ class World:
             {"role": r.partition("@")[0], **({"department_code": r.partition("@")[2]} if "@" in r else {})}
             for r in roles
         ]
-        created = self.ok(self.client.post(
-            "/v1/principals", headers=self.admin, json={"name": name or f"p{self._names}", "roles": bindings}
-        ))
+        created = self.ok(
+            self.client.post(
+                "/v1/principals",
+                headers=self.admin,
+                json={"name": name or f"p{self._names}", "roles": bindings},
+            )
+        )
         return bearer(created["token"])
 
     def submit(self, who: Headers, department: str = "dept-a", **overrides: Any) -> dict[str, Any]:
-        return self.ok(self.client.post("/v1/requests", headers=who, json=server_submission(department, **overrides)))
+        return self.ok(
+            self.client.post("/v1/requests", headers=who, json=server_submission(department, **overrides))
+        )
 
     def approve(self, who: Headers, request_id: str) -> dict[str, Any]:
         return self.ok(self.client.post(f"/v1/requests/{request_id}/approve", headers=who, json={}))

@@ -1,0 +1,40 @@
+# cloudsvc — `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export CLOUDSVC_DATABASE_URL ?= sqlite:///$(CURDIR)/cloudsvc.db
+# A development-only token (refused when CLOUDSVC_ENVIRONMENT=production).
+export CLOUDSVC_BOOTSTRAP_TOKEN ?= dev-bootstrap-token
+
+.PHONY: help setup run test check unit-test lint clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed ## Create the virtualenv and install cloudsvc with its test tools
+
+run: setup ## Migrate the embedded SQLite database and serve the API on http://127.0.0.1:8000
+	$(VENV)/bin/cloudsvc db upgrade
+	$(VENV)/bin/cloudsvc serve --host 127.0.0.1 --port 8000
+
+lint: setup ## ruff, mypy (strict) and the import-layer contracts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: setup lint ## Everything CI runs: lint, then all tests on SQLite and on a throwaway PostgreSQL database
+	scripts/ensure-postgres.sh
+	$(VENV)/bin/pytest
+
+unit-test: setup ## Only the fast tests that need no database
+	$(VENV)/bin/pytest tests/unit
+
+clean: ## Remove the virtualenv, caches and the local SQLite database
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis cloudsvc.db cloudsvc.db-*
