@@ -18,6 +18,7 @@ from cloudsvc.db import Database, migrate
 from cloudsvc.departments.views import router as departments_router
 from cloudsvc.principals import service as principals
 from cloudsvc.principals.views import router as principals_router
+from cloudsvc.quotas.views import router as quotas_router
 from cloudsvc.resource_requests.views import router as requests_router
 from cloudsvc.zones.views import router as zones_router
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         principals_router,
         zones_router,
         requests_router,
+        quotas_router,
         audit_router,
     ):
         app.include_router(router)

@@ -145,6 +145,35 @@ def requests_list(department: str | None, status: str | None, limit: int) -> Non
             click.echo(f"{request.id}\t{request.department.code}\t{request.kind}\t{request.status}")
 
 
+@main.group(help="Quota counters.")
+def quotas() -> None:
+    pass
+
+
+@quotas.command("check", help="Recompute every counter from the ledger; exit 1 on drift unless --repair.")
+@click.option("--repair", is_flag=True, help="Set drifted counters to the ledger's values")
+def quotas_check(repair: bool) -> None:
+    from cloudsvc.audit import service as audit_service
+    from cloudsvc.audit.service import Actor
+    from cloudsvc.quotas import reconcile
+
+    database = Database(_settings().database_url)
+    with database.transaction() as session:
+        drifts = reconcile.check(session, repair=repair)
+        if drifts and repair:
+            audit_service.record(
+                session,
+                actor=Actor(principal_id=None, name="cli"),
+                action="quota.repair",
+                target_type="quota_counters",
+                target_id=None,
+                detail={"repaired": len(drifts)},
+            )
+    _echo_json({"drifts": [d.__dict__ for d in drifts], "repaired": repair and bool(drifts)})
+    if drifts and not repair:
+        sys.exit(1)
+
+
 @main.group(help="The audit trail.")
 def audit() -> None:
     pass

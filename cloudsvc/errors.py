@@ -10,7 +10,8 @@ optionally the offending ``field`` and structured ``extra`` facts (current state
     ├── Forbidden         the principal may see the target but not do this to it
     ├── NotFound          absent, or invisible to this principal (the two look the same on purpose)
     └── Conflict          the target's state forbids it (illegal transition, duplicate code)
-        └── IllegalTransition
+        ├── IllegalTransition
+        └── QuotaExceeded the demand does not fit under some department's limit
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, ClassVar
 class DomainError(Exception):
     kind: ClassVar[str] = "error"
     title: ClassVar[str] = "Error"
+    problem_type: ClassVar[str | None] = None  # a more specific problem type than ``kind``, if any
 
     def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
         super().__init__(message)
@@ -64,3 +66,13 @@ class IllegalTransition(Conflict):
         super().__init__(
             message or f"cannot go from {current} to {wanted}", current_status=current, wanted_status=wanted
         )
+
+
+class QuotaExceeded(Conflict):
+    """``shortfalls``: one entry per department and class that lacks room, as plain JSON-ready dicts."""
+
+    title = "Quota exceeded"
+    problem_type = "quota-exceeded"
+
+    def __init__(self, message: str, *, shortfalls: list[dict[str, Any]]) -> None:
+        super().__init__(message, shortfalls=shortfalls)

@@ -34,7 +34,10 @@ SETTINGS_MAX_BYTES = 65_536
 
 
 def _sane_json(value: dict[str, Any]) -> dict[str, Any]:
-    encoded = json.dumps(value, ensure_ascii=False)
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:  # Python's parser takes NaN and Infinity; JSON (and PostgreSQL's json) does not
+        raise ValueError("must not contain NaN or Infinity") from exc
     if len(encoded.encode()) > SETTINGS_MAX_BYTES:
         raise ValueError(f"must be at most {SETTINGS_MAX_BYTES} bytes of JSON")
     if "\\u0000" in encoded:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -33,15 +34,9 @@ def _pg_url(database: str) -> str:
     return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh, migrated database for the session: a SQLite file, or a throwaway PostgreSQL database."""
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("sqlite") / "cloudsvc.db"
-        url = f"sqlite:///{path}"
-        migrate.upgrade(url)
-        yield url
-        return
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A migrated PostgreSQL database that is dropped afterwards."""
     name = f"cloudsvc_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
@@ -51,6 +46,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database for the session: a SQLite file, or a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "cloudsvc.db"
+        url = f"sqlite:///{path}"
+        migrate.upgrade(url)
+        yield url
+        return
+    with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres() -> Iterator[Database]:
+    """A PostgreSQL database of the test's own, for what needs real row locks and concurrency."""
+    with throwaway_postgres() as url:
+        database = Database(url, pool_size=20)
+        yield database
+        database.dispose()
 
 
 @pytest.fixture(scope="session")

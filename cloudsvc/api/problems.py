@@ -66,6 +66,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
         field = field_path(error.get("loc", ()))
         if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
             field = "kind"
+        elif error.get("type") == "json_invalid":
+            field = "body"  # its location holds a character offset into the body, not a list index
         errors.append(
             {"field": field, "message": str(error.get("msg", "invalid")), "type": str(error.get("type"))}
         )
@@ -82,7 +84,7 @@ def install(app: FastAPI) -> None:
             status,
             exc.title,
             exc.message,
-            kind=exc.kind,
+            kind=exc.problem_type or exc.kind,
             headers=headers,
             field=exc.field,
             **exc.extra,

@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from cloudsvc.api.deps import CallerDep, Cursor, Limit, SessionDep
+from cloudsvc.api.params import UTCDatetimeQuery
 from cloudsvc.audit import service
 from cloudsvc.audit.schemas import AuditEventOut, AuditPage, VerificationOut
 from cloudsvc.errors import Forbidden
@@ -34,8 +34,8 @@ def list_audit_events(
     target_type: Word = None,
     target_id: Word = None,
     outcome: Literal["success", "denied", "rejected", "error"] | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: UTCDatetimeQuery | None = None,
+    until: UTCDatetimeQuery | None = None,
 ) -> AuditPage:
     _require_auditor(caller)
     before = decode_cursor(cursor, int)[0] if cursor else None

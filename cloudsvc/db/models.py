@@ -4,6 +4,7 @@ from cloudsvc.audit.models import AuditChainHead, AuditEvent
 from cloudsvc.db.base import Base
 from cloudsvc.departments.models import Department
 from cloudsvc.principals.models import Principal, RoleBinding
+from cloudsvc.quotas.models import QuotaCounter, QuotaLedgerEntry
 from cloudsvc.resource_requests.models import (
     ApprovalPolicy,
     IdempotencyKey,
@@ -20,6 +21,8 @@ __all__ = [
     "Department",
     "IdempotencyKey",
     "Principal",
+    "QuotaCounter",
+    "QuotaLedgerEntry",
     "RequestTransition",
     "ResourceRequest",
     "RoleBinding",

@@ -13,6 +13,7 @@ from cloudsvc.departments.models import Department, Level
 from cloudsvc.departments.schemas import DepartmentCreate
 from cloudsvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cloudsvc.principals.authz import Caller, Permission
+from cloudsvc.quotas import service as quotas
 
 
 def by_code(session: Session, code: str) -> Department | None:
@@ -69,6 +70,7 @@ def create(session: Session, caller: Caller, data: DepartmentCreate) -> Departme
     except IntegrityError as exc:  # a concurrent create took the code between our check and insert
         raise Conflict(f"department code {data.code!r} is taken", field="code") from exc
     department.path = f"{parent.path if parent else '/'}{department.id}/"
+    quotas.open_counters(session, department.id)
     audit.record(
         session,
         actor=caller.actor,

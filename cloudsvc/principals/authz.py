@@ -31,6 +31,7 @@ class Permission(StrEnum):
     request_decommission_any = "request.decommission.any"
     request_decommission_own = "request.decommission.own"
     audit_read = "audit.read"
+    quota_manage = "quota.manage"
 
 
 P = Permission
@@ -44,6 +45,7 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.zone_manage,
             P.request_read,
             P.request_decommission_any,
+            P.quota_manage,
         }
     ),
     Role.security_admin: frozenset({P.department_read, P.principal_manage}),
@@ -62,6 +64,7 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.request_submit,
             P.request_cancel_any,
             P.request_decommission_any,
+            P.quota_manage,
         }
     ),
     Role.dept_approver: frozenset({P.department_read, P.request_read, P.request_approve_department}),

@@ -18,7 +18,8 @@ from cloudsvc.departments import service as departments
 from cloudsvc.departments.models import Department
 from cloudsvc.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from cloudsvc.principals.authz import Caller, Permission
-from cloudsvc.resource_requests import lifecycle, policies
+from cloudsvc.quotas import service as quotas
+from cloudsvc.resource_requests import accounting, lifecycle, policies
 from cloudsvc.resource_requests.lifecycle import Stage, Status
 from cloudsvc.resource_requests.models import IdempotencyKey, ResourceRequest
 from cloudsvc.resource_requests.schemas import Classification, RequestSubmission
@@ -85,7 +86,8 @@ def submit(
 
     spec = submission.spec.model_dump(mode="json")
     policy = policies.effective(session, department)
-    waived = policies.waived_stages(policy, demand_of(submission.kind, spec))
+    demand = demand_of(submission.kind, spec)
+    waived = policies.waived_stages(policy, demand)
     request = ResourceRequest(
         id=str(uuid.uuid4()),
         department=department,
@@ -102,8 +104,11 @@ def submit(
         transitions=[],
     )
     lifecycle.start(request, actor=caller.actor, reason=submission.justification)
+    chain = departments.chain(session, department)
     if idempotency_key is None:
         session.add(request)
+        session.flush()
+        quotas.reserve(session, request_id=request.id, chain=chain, demand=demand)
     else:
         try:
             with session.begin_nested():
@@ -116,6 +121,8 @@ def submit(
                         request=request,
                     )
                 )
+                session.flush()  # a concurrent retry with this key makes us wait here, then fail
+                quotas.reserve(session, request_id=request.id, chain=chain, demand=demand)
         except IntegrityError:
             # A concurrent retry with the same key committed first (its insert made ours wait, then fail):
             # our request went with the savepoint; answer with theirs.
@@ -196,7 +203,7 @@ def approve(session: Session, caller: Caller, request_id: str, *, comment: str |
 
 def reject(session: Session, caller: Caller, request_id: str, *, reason: str) -> ResourceRequest:
     request, stage = _decide(session, caller, request_id)
-    lifecycle.move(request, Status.rejected, actor=caller.actor, reason=reason, stage=stage)
+    accounting.move(session, request, Status.rejected, actor=caller.actor, reason=reason, stage=stage)
     audit.record(
         session,
         actor=caller.actor,
@@ -222,7 +229,7 @@ def cancel(session: Session, caller: Caller, request_id: str, *, reason: str | N
     _require_owner_or_any(
         caller, request, any_=Permission.request_cancel_any, own=Permission.request_cancel_own, verb="cancel"
     )
-    lifecycle.move(request, Status.cancelled, actor=caller.actor, reason=reason)
+    accounting.move(session, request, Status.cancelled, actor=caller.actor, reason=reason)
     audit.record(
         session, actor=caller.actor, action="request.cancel", target_type="request", target_id=request.id
     )
@@ -238,7 +245,7 @@ def decommission(session: Session, caller: Caller, request_id: str, *, reason: s
         own=Permission.request_decommission_own,
         verb="decommission",
     )
-    lifecycle.move(request, Status.decommissioning, actor=caller.actor, reason=reason)
+    accounting.move(session, request, Status.decommissioning, actor=caller.actor, reason=reason)
     audit.record(
         session,
         actor=caller.actor,

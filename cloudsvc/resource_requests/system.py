@@ -16,7 +16,7 @@ from cloudsvc.audit import service as audit
 from cloudsvc.audit.service import SYSTEM, Actor
 from cloudsvc.db import utcnow
 from cloudsvc.errors import NotFound
-from cloudsvc.resource_requests import lifecycle
+from cloudsvc.resource_requests import accounting
 from cloudsvc.resource_requests.lifecycle import Status
 from cloudsvc.resource_requests.models import ResourceRequest
 
@@ -54,7 +54,7 @@ def _move(
     session: Session, request_id: str, to: Status, *, reason: str | None, actor: Actor, action: str
 ) -> ResourceRequest:
     request = _locked(session, request_id)
-    lifecycle.move(request, to, actor=actor, reason=reason)
+    accounting.move(session, request, to, actor=actor, reason=reason)
     if to == Status.active:
         request.lease_expires_at = utcnow() + timedelta(days=request.lease_days)
     audit.record(

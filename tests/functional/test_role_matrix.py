@@ -59,6 +59,9 @@ EXPECTED: dict[str, tuple[dict[str, int], dict[str, int]]] = {
     ),
     "put_approval_policy": (expect(403, system_admin=200, cloud_approver=200, dept_admin=200), HIDDEN),
     "get_approval_policy": (expect(200), HIDDEN),
+    "get_quotas": (expect(200), HIDDEN),
+    "put_quotas": (expect(403, system_admin=200, dept_admin=200), HIDDEN),
+    "check_quota": (expect(200), HIDDEN),
     # Not department-scoped: a county-level binding is not enough for the cloud-wide ones.
     "create_zone": (expect(403), expect(403)),
     "list_zones": (expect(200), expect(200)),
@@ -142,6 +145,15 @@ class Scenario:
                 json={"name": "small", "max_demand": {"vcpus": 4}, "skip_stages": ["department"]},
             ),
             "get_approval_policy": lambda: c.get(f"/v1/departments/{dept}/approval-policy", headers=actor),
+            "get_quotas": lambda: c.get(f"/v1/departments/{dept}/quotas", headers=actor),
+            "put_quotas": lambda: c.put(
+                f"/v1/departments/{dept}/quotas", headers=actor, json={"limits": {"vcpus": 64}}
+            ),
+            "check_quota": lambda: c.post(
+                "/v1/quotas/check",
+                headers=actor,
+                json={"department_code": dept, "kind": "bandwidth", "spec": {"mbps": 10}},
+            ),
             "create_zone": lambda: c.post(
                 "/v1/zones",
                 headers=actor,

@@ -1,0 +1,86 @@
+"""Recompute every counter from the ledger, report drift, and optionally repair it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from cloudsvc.departments.models import Department
+from cloudsvc.quotas.models import QuotaCounter, QuotaLedgerEntry
+from quotas.arithmetic import Movement, held
+
+Key = tuple[int, str]  # (department id, quota class)
+
+
+@dataclass(frozen=True)
+class Drift:
+    department_code: str
+    quota_class: str
+    counter_in_use: int
+    counter_reserved: int
+    ledger_in_use: int
+    ledger_reserved: int
+
+
+def from_ledger(session: Session) -> dict[Key, tuple[int, int]]:
+    """(in_use, reserved) per department and class, rolled up the tree, as the ledger says they must be."""
+    totals = session.execute(
+        select(
+            QuotaLedgerEntry.department_id,
+            QuotaLedgerEntry.quota_class,
+            QuotaLedgerEntry.movement,
+            func.sum(QuotaLedgerEntry.amount),
+        ).group_by(QuotaLedgerEntry.department_id, QuotaLedgerEntry.quota_class, QuotaLedgerEntry.movement)
+    )
+    movements: dict[Key, list[tuple[Movement, int]]] = defaultdict(list)
+    for department_id, cls, movement, amount in totals:
+        movements[department_id, cls].append((Movement(movement), int(amount)))
+    paths = dict(session.execute(select(Department.id, Department.path)).all())
+    rolled: dict[Key, tuple[int, int]] = defaultdict(lambda: (0, 0))
+    for (department_id, cls), moves in movements.items():
+        in_use, reserved = held(moves)
+        for ancestor in (int(part) for part in paths[department_id].strip("/").split("/")):
+            was = rolled[ancestor, cls]
+            rolled[ancestor, cls] = (was[0] + in_use, was[1] + reserved)
+    return rolled
+
+
+def check(session: Session, *, repair: bool = False) -> list[Drift]:
+    """Counters that disagree with the ledger; with ``repair``, set them to the ledger's values.
+
+    Run it in its own transaction. On PostgreSQL it first takes a lock that admissions wait on, so the
+    ledger and the counters are read at one consistent moment (and repaired before anyone moves on).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE quota_counters IN SHARE ROW EXCLUSIVE MODE"))
+    expected = from_ledger(session)
+    codes = dict(session.execute(select(Department.id, Department.code)).all())
+    drifts = []
+    for counter in session.scalars(
+        select(QuotaCounter).order_by(QuotaCounter.department_id, QuotaCounter.quota_class)
+    ):
+        in_use, reserved = expected.get((counter.department_id, counter.quota_class), (0, 0))
+        if (counter.in_use, counter.reserved) != (in_use, reserved):
+            drifts.append(
+                Drift(
+                    codes[counter.department_id],
+                    counter.quota_class,
+                    counter.in_use,
+                    counter.reserved,
+                    in_use,
+                    reserved,
+                )
+            )
+            if repair:
+                session.execute(
+                    update(QuotaCounter)
+                    .where(
+                        QuotaCounter.department_id == counter.department_id,
+                        QuotaCounter.quota_class == counter.quota_class,
+                    )
+                    .values(in_use=in_use, reserved=reserved)
+                )
+    return drifts
