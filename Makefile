@@ -6,7 +6,7 @@ export CLOUDSVC_DATABASE_URL ?= sqlite:///$(CURDIR)/cloudsvc.db
 # A development-only token (refused when CLOUDSVC_ENVIRONMENT=production).
 export CLOUDSVC_BOOTSTRAP_TOKEN ?= dev-bootstrap-token
 
-.PHONY: help setup run test check unit-test lint clean
+.PHONY: help setup run test unit-test lint bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ test: setup lint ## Everything CI runs: lint, then all tests on SQLite and on a 
 
 unit-test: setup ## Only the fast tests that need no database
 	$(VENV)/bin/pytest tests/unit
+
+bench: setup ## Run the benchmarks (PostgreSQL on 127.0.0.1:5432); each prints its figures and baseline ratio
+	scripts/ensure-postgres.sh
+	$(VENV)/bin/python -m bench.quota_admission
 
 clean: ## Remove the virtualenv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis cloudsvc.db cloudsvc.db-*

@@ -37,6 +37,8 @@ def demand_of(kind: str, spec: Mapping[str, Any]) -> Demand:
         return {QuotaClass.volumes: 1, QuotaClass.volume_gb: int(spec["size_gb"])}
     if kind == "bandwidth":
         return {QuotaClass.bandwidth_mbps: int(spec["mbps"])}
+    if kind == "quota":
+        return {}  # a change of limits uses no quota itself
     raise ValueError(f"unknown request kind {kind!r}")
 
 

@@ -16,7 +16,8 @@ class AuditEvent(Base):
         Index("ix_audit_events_actor", "actor_id"),
     )
 
-    # Assigned by the service under the chain-head lock, so ids are gapless and in chain order.
+    # Assigned from the chain head under its lock, so ids are gapless and in chain order; each hash
+    # links to the previous event's (see cloudsvc.audit.service).
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor_id: Mapped[str | None] = mapped_column(String(36))
@@ -27,7 +28,6 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     http_request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
-    prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
 

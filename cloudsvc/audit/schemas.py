@@ -17,7 +17,6 @@ class AuditEventOut(BaseModel):
     outcome: str
     http_request_id: str | None
     detail: dict[str, Any]
-    prev_hash: str
     hash: str
 
 

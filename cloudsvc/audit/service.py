@@ -1,9 +1,14 @@
 """Appending to and verifying the hash-chained audit trail.
 
-Each event's hash covers its own fields and the previous event's hash, and ids are gapless. Changing a stored
-row breaks its own hash; deleting one leaves a gap or breaks the next event's link; deleting the tail makes
-the chain disagree with the head row. The head row could itself be rewritten by someone with database
-access, which is why operators should export ``GET /v1/audit/verify`` results to an external log.
+Each event has a content digest (SHA-256 of its canonical fields) and a chain hash,
+``sha256(f"{previous hash}:{id}:{content digest}")``; ids are gapless. Changing a stored row breaks its
+own hash; deleting one leaves a gap; deleting the tail makes the chain disagree with the head row. The head
+row could itself be rewritten by someone with database access, which is why operators should export
+``GET /v1/audit/verify`` results to an external log.
+
+Appending locks the one-row chain head until the transaction commits, so it is a hot spot shared by every
+write. On PostgreSQL the append is therefore a single statement: the head moves and the event is inserted
+in one round trip, with the chain hash computed by the database (``sha256``) from the digest we send.
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import JSON, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cloudsvc.audit.models import AuditChainHead, AuditEvent
-from cloudsvc.db import utcnow
+from cloudsvc.db import UTCDateTime, utcnow
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -36,23 +41,48 @@ class Actor:
 
 SYSTEM = Actor(principal_id=None, name="system")
 
+_CONTENT = (
+    "actor_id",
+    "actor_name",
+    "action",
+    "target_type",
+    "target_id",
+    "outcome",
+    "http_request_id",
+    "detail",
+)
 
-def _digest(event: AuditEvent) -> str:
-    body = {
-        "id": event.id,
-        "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor_id": event.actor_id,
-        "actor_name": event.actor_name,
-        "action": event.action,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "outcome": event.outcome,
-        "http_request_id": event.http_request_id,
-        "detail": event.detail,
-        "prev_hash": event.prev_hash,
-    }
+
+def content_digest(at: datetime, fields: dict[str, Any]) -> str:
+    body = {key: fields[key] for key in _CONTENT}
+    body["at"] = at.astimezone(UTC).isoformat(timespec="microseconds")
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def link(previous_hash: str, event_id: int, digest: str) -> str:
+    return hashlib.sha256(f"{previous_hash}:{event_id}:{digest}".encode()).hexdigest()
+
+
+# The same link, computed by PostgreSQL while it moves the head: one round trip under the hot lock.
+_APPEND_POSTGRES = text(
+    """
+    WITH head AS (
+        UPDATE audit_chain_head
+        SET last_event_id = last_event_id + 1,
+            last_hash = encode(sha256(convert_to(
+                last_hash || ':' || (last_event_id + 1)::text || ':' || :digest, 'UTF8')), 'hex')
+        WHERE id = :head_id
+        RETURNING last_event_id, last_hash
+    )
+    INSERT INTO audit_events (id, at, actor_id, actor_name, action, target_type, target_id, outcome,
+                              http_request_id, detail, hash)
+    SELECT last_event_id, :at, :actor_id, :actor_name, :action, :target_type, :target_id, :outcome,
+           :http_request_id, :detail, last_hash
+    FROM head
+    RETURNING id
+    """
+).bindparams(bindparam("detail", type_=JSON), bindparam("at", type_=UTCDateTime()))
 
 
 def record(
@@ -64,33 +94,40 @@ def record(
     target_id: str | None,
     outcome: str = "success",
     detail: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event in the caller's transaction (so it commits or rolls back with the change).
+) -> int:
+    """Append one event in the caller's transaction (so it commits or rolls back with the change); its id.
 
     Call it last in a use case: it locks the chain head until the transaction ends.
     """
-    head = session.execute(
-        select(AuditChainHead).where(AuditChainHead.id == HEAD_ID).with_for_update()
-    ).scalar_one()
-    event = AuditEvent(
-        id=head.last_event_id + 1,
-        at=utcnow(),
-        actor_id=actor.principal_id,
-        actor_name=actor.name,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        outcome=outcome,
-        http_request_id=actor.http_request_id,
-        detail=detail or {},
-        prev_hash=head.last_hash,
+    at = utcnow()
+    fields = {
+        "actor_id": actor.principal_id,
+        "actor_name": actor.name,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "outcome": outcome,
+        "http_request_id": actor.http_request_id,
+        "detail": detail or {},
+    }
+    digest = content_digest(at, fields)
+    if session.get_bind().dialect.name == "postgresql":
+        event_id: int = session.execute(
+            _APPEND_POSTGRES, {"digest": digest, "head_id": HEAD_ID, "at": at, **fields}
+        ).scalar_one()
+        return event_id
+    # Elsewhere (SQLite) a writer already holds the database lock: read, link, write.
+    head = session.execute(select(AuditChainHead).where(AuditChainHead.id == HEAD_ID)).scalar_one()
+    event_id = head.last_event_id + 1
+    chained = link(head.last_hash, event_id, digest)
+    session.execute(insert(AuditEvent).values(id=event_id, at=at, hash=chained, **fields))
+    session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == HEAD_ID)
+        .values(last_event_id=event_id, last_hash=chained)
     )
-    event.hash = _digest(event)
-    head.last_event_id = event.id
-    head.last_hash = event.hash
-    session.add(event)
-    session.flush()
-    return event
+    session.expire(head)
+    return event_id
 
 
 @dataclass(frozen=True)
@@ -114,16 +151,18 @@ def _events_in_order(session: Session) -> Iterator[AuditEvent]:
         session.expunge_all()
 
 
+def _fields(event: AuditEvent) -> dict[str, Any]:
+    return {key: getattr(event, key) for key in _CONTENT}
+
+
 def verify(session: Session) -> Verification:
     expected_id, expected_prev, count = 1, GENESIS_HASH, 0
     for event in _events_in_order(session):
         count += 1
         if event.id != expected_id:
             return Verification(False, count, expected_id, f"event {expected_id} is missing")
-        if event.prev_hash != expected_prev:
-            return Verification(False, count, event.id, "link to the previous event is broken")
-        if _digest(event) != event.hash:
-            return Verification(False, count, event.id, "event content does not match its hash")
+        if link(expected_prev, event.id, content_digest(event.at, _fields(event))) != event.hash:
+            return Verification(False, count, event.id, "the event does not match its hash")
         expected_id, expected_prev = event.id + 1, event.hash
     head = session.get(AuditChainHead, HEAD_ID)
     last_id = expected_id - 1

@@ -4,11 +4,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from cloudsvc.resource_requests.schemas import BandwidthSpec, ServerSpec, VolumeSpec
+from cloudsvc.resource_requests.schemas import BandwidthSpec, LimitValue, ServerSpec, VolumeSpec
 from cloudsvc.validation import Code, Lax, StrictInput
 from quotas.demand import QuotaClass
-
-LimitValue = Annotated[int, Field(ge=0, le=10**15)]
 
 
 class QuotaLimitsIn(StrictInput):

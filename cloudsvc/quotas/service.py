@@ -1,8 +1,9 @@
 """Quota admission, settlement, limits and views, over the counters and the ledger.
 
-Locks are always taken in one order: a request's row, then counter rows sorted by (department id, class),
-then the audit chain head. Ancestors have smaller ids than their descendants, so this is also root first,
-and no two admissions can wait on each other in a cycle.
+Locks are always taken in one order: a request's row, then counter rows sorted by department id descending
+and class, then the audit chain head, so no two transactions can wait on each other in a cycle. Ancestors
+have smaller ids than their descendants, so counters are locked leaf first and the province last: the
+hottest rows, which every admission touches, are held for the shortest time.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cloudsvc.audit import service as audit
+from cloudsvc.audit.service import Actor
+from cloudsvc.db import UTCDateTime, utcnow
 from cloudsvc.departments.models import Department
 from cloudsvc.errors import Forbidden, InvalidInput, QuotaExceeded
 from cloudsvc.principals.authz import Caller, Permission
@@ -63,18 +66,14 @@ def open_counters(session: Session, department_id: int) -> None:
     )
 
 
-def _chain(
-    session: Session, departments: Sequence[Department], classes: Sequence[QuotaClass], *, lock: bool
-) -> Chain:
+def _chain(session: Session, departments: Sequence[Department], classes: Sequence[QuotaClass]) -> Chain:
+    """Counters of ``departments`` as they stand, without locking them (locks are reserve's business)."""
     ids = [d.id for d in departments]
     query = (
         select(QuotaCounter)
         .where(QuotaCounter.department_id.in_(ids), QuotaCounter.quota_class.in_([c.value for c in classes]))
-        .order_by(QuotaCounter.department_id, QuotaCounter.quota_class)
         .execution_options(populate_existing=True)
     )
-    if lock:
-        query = query.with_for_update()
     usage: dict[int, dict[QuotaClass, Usage]] = {i: {} for i in ids}
     for row in session.scalars(query):
         usage[row.department_id][QuotaClass(row.quota_class)] = Usage(
@@ -98,7 +97,7 @@ def _shortfall_json(short: Shortfall) -> dict[str, Any]:
 
 def _move(session: Session, chain_ids: Sequence[int], demand: Demand, movement: Movement) -> None:
     params = []
-    for department_id in sorted(chain_ids):
+    for department_id in sorted(chain_ids, reverse=True):
         for cls in sorted(demand):
             if demand[cls]:
                 d_in_use, d_reserved = effect(movement, demand[cls])
@@ -127,30 +126,106 @@ def _record(
         session.execute(insert(QuotaLedgerEntry), entries)
 
 
-def check(
-    session: Session, chain: Sequence[Department], demand: Demand, *, lock: bool = False
-) -> list[Shortfall]:
-    return shortfalls(_chain(session, chain, list(demand), lock=lock), demand)
+def check(session: Session, chain: Sequence[Department], demand: Demand) -> list[Shortfall]:
+    """Where ``demand`` would not fit on ``chain`` now (no locks: an answer, not a reservation)."""
+    return shortfalls(_chain(session, chain, list(demand)), demand)
 
 
-def reserve(session: Session, *, request_id: str, chain: Sequence[Department], demand: Demand) -> None:
-    """Reserve ``demand`` on every department of ``chain`` (root first, requester last), or raise
-    QuotaExceeded naming every department and class that lacks room.
-
-    Call it after the request row exists and before the audit append, keeping the hot root rows locked
-    as briefly as the transaction allows.
+# Lock the chain's rows in the one order (leaf first), check each, and only if all fit bump them and write
+# the ledger: one statement, so the province's rows stay locked for part of a round trip plus the commit.
+_RESERVE_POSTGRES = text(
     """
-    short = check(session, chain, demand, lock=True)
-    if short:
-        worst = max(short, key=lambda s: s.short_by)
-        raise QuotaExceeded(
-            f"{worst.department} is short of {worst.short_by} {worst.quota_class} "
-            f"(limit {worst.limit}, in use {worst.in_use}, reserved {worst.reserved}, "
-            f"requested {worst.requested})",
-            shortfalls=[_shortfall_json(s) for s in short],
-        )
-    _move(session, [d.id for d in chain], demand, Movement.reserve)
-    _record(session, request_id, chain[-1].id, demand, Movement.reserve)
+    WITH wanted (department_id, quota_class, amount) AS (
+        SELECT d, c, a FROM unnest(CAST(:ids AS integer[])) AS d,
+                            unnest(CAST(:classes AS varchar[]), CAST(:amounts AS bigint[])) AS x (c, a)
+    ),
+    locked AS (
+        SELECT q.department_id, q.quota_class, q.quota_limit, q.in_use, q.reserved, w.amount
+        FROM quota_counters q
+        JOIN wanted w ON q.department_id = w.department_id AND q.quota_class = w.quota_class
+        ORDER BY q.department_id DESC, q.quota_class
+        FOR UPDATE OF q
+    ),
+    short AS (
+        SELECT * FROM locked WHERE quota_limit IS NOT NULL AND in_use + reserved + amount > quota_limit
+    ),
+    bumped AS (
+        UPDATE quota_counters q SET reserved = q.reserved + l.amount
+        FROM locked l
+        WHERE q.department_id = l.department_id AND q.quota_class = l.quota_class
+          AND NOT EXISTS (SELECT 1 FROM short)
+    ),
+    ledger AS (
+        INSERT INTO quota_ledger (request_id, department_id, quota_class, movement, amount, at)
+        SELECT :request_id, :requester, c, 'reserve', a, :at
+        FROM unnest(CAST(:classes AS varchar[]), CAST(:amounts AS bigint[])) AS x (c, a)
+        WHERE NOT EXISTS (SELECT 1 FROM short)
+    )
+    SELECT department_id, quota_class, quota_limit, in_use, reserved, amount FROM short
+    """
+).bindparams(bindparam("at", type_=UTCDateTime()))
+
+
+def reserve(session: Session, *, request_id: str, department: Department, demand: Demand) -> None:
+    """Reserve ``demand`` on the department and every ancestor, or raise QuotaExceeded naming every
+    department and class that lacks room.
+
+    Call it as late as possible in the transaction, just before the audit append: from here until the
+    commit the chain's counter rows, the province's included, are locked.
+    """
+    demand = {cls: amount for cls, amount in sorted(demand.items()) if amount}
+    if not demand:
+        return
+    chain_ids = department.ancestor_ids()
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            _RESERVE_POSTGRES,
+            {
+                "ids": chain_ids,
+                "classes": [c.value for c in demand],
+                "amounts": list(demand.values()),
+                "request_id": request_id,
+                "requester": department.id,
+                "at": utcnow(),
+            },
+        ).all()
+        if not rows:
+            return
+        chain = _departments(session, chain_ids)
+        codes = {d.id: d.code for d in chain}
+        short = [
+            Shortfall(
+                codes[r.department_id],
+                QuotaClass(r.quota_class),
+                r.amount,
+                r.quota_limit,
+                r.in_use,
+                r.reserved,
+            )
+            for r in rows
+        ]
+    else:  # SQLite: the writer holds the database lock already; read, check, then write.
+        chain = _departments(session, chain_ids)
+        short = check(session, chain, demand)
+        if not short:
+            _move(session, chain_ids, demand, Movement.reserve)
+            _record(session, request_id, department.id, demand, Movement.reserve)
+            return
+    depth = {d.code: i for i, d in enumerate(chain)}  # reported root first, like the chain
+    worst = max(short, key=lambda s: s.short_by)
+    raise QuotaExceeded(
+        f"{worst.department} is short of {worst.short_by} {worst.quota_class} "
+        f"(limit {worst.limit}, in use {worst.in_use}, reserved {worst.reserved}, "
+        f"requested {worst.requested})",
+        shortfalls=[
+            _shortfall_json(s) for s in sorted(short, key=lambda s: (depth[s.department], s.quota_class))
+        ],
+    )
+
+
+def _departments(session: Session, ids: Sequence[int]) -> list[Department]:
+    found = {d.id: d for d in session.scalars(select(Department).where(Department.id.in_(ids)))}
+    return [found[i] for i in ids]
 
 
 def settle(
@@ -174,7 +249,7 @@ class ClassView:
 
 def view(session: Session, chain: Sequence[Department]) -> list[ClassView]:
     """The last department of ``chain``: its own counters, and the tightest room anywhere above it."""
-    usage_chain = _chain(session, chain, CLASSES, lock=False)
+    usage_chain = _chain(session, chain, CLASSES)
     own = usage_chain[-1][1]
     views = []
     for cls in CLASSES:
@@ -197,16 +272,31 @@ def set_limits(
             )
     elif not caller.may_globally(Permission.quota_manage):
         raise Forbidden("the root's limits are set by a cloud-wide system administrator")
+    apply_limits(session, caller.actor, chain, limits)
+
+
+def check_limits(
+    session: Session, chain: Sequence[Department], limits: Mapping[QuotaClass, int | None], *, field: str
+) -> None:
+    """Refuse a limit above any ancestor's, naming the class (under ``field``) and the ancestor."""
     ancestor_limits = [
         (code, {cls: u.limit for cls, u in usage.items()})
-        for code, usage in _chain(session, ancestors, list(limits), lock=False)
+        for code, usage in _chain(session, chain[:-1], list(limits))
     ]
     for cls, ancestor, ancestor_limit in limit_violations(ancestor_limits, limits):
         raise InvalidInput(
             f"{cls} limit {limits[cls]} exceeds the limit of {ancestor} ({ancestor_limit})",
-            field=f"limits.{cls.value}",
+            field=f"{field}.{cls.value}",
             parent_code=ancestor,
         )
+
+
+def apply_limits(
+    session: Session, actor: Actor, chain: Sequence[Department], limits: Mapping[QuotaClass, int | None]
+) -> None:
+    """Set limits of the last department of ``chain`` once whoever decides has decided."""
+    department = chain[-1]
+    check_limits(session, chain, limits, field="limits")
     for cls, limit in sorted(limits.items()):
         session.execute(
             update(QuotaCounter)
@@ -215,7 +305,7 @@ def set_limits(
         )
     audit.record(
         session,
-        actor=caller.actor,
+        actor=actor,
         action="quota.set_limits",
         target_type="department",
         target_id=department.code,

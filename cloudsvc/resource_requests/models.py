@@ -20,13 +20,14 @@ class ResourceRequest(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
-    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"))
+    # Null for a quota change, which asks for limits rather than resources somewhere.
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
     kind: Mapped[str] = mapped_column(String(16))
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
-    classification: Mapped[str] = mapped_column(String(16))
-    mlps_level: Mapped[int]
+    classification: Mapped[str | None] = mapped_column(String(16))
+    mlps_level: Mapped[int | None]
     justification: Mapped[str] = mapped_column(Text)
-    lease_days: Mapped[int]
+    lease_days: Mapped[int | None]
     status: Mapped[str] = mapped_column(String(24))
     # While pending_approval: the stage that must approve next ("department" or "cloud").
     approval_stage: Mapped[str | None] = mapped_column(String(16))
@@ -40,7 +41,7 @@ class ResourceRequest(Base):
     waived_stages: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
-    zone: Mapped[Zone] = relationship(lazy="joined", innerjoin=True)
+    zone: Mapped[Zone | None] = relationship(lazy="joined")
     transitions: Mapped[list[RequestTransition]] = relationship(
         order_by="RequestTransition.id", lazy="selectin", cascade="all, delete-orphan"
     )

@@ -64,11 +64,29 @@ class BandwidthSubmission(_Submission):
     spec: BandwidthSpec
 
 
+LimitValue = Annotated[int, Field(ge=0, le=10**15)]
+
+
+class QuotaChangeSpec(StrictInput):
+    limits: dict[Lax[QuotaClass], LimitValue] = Field(min_length=1, description="The limits asked for")
+
+
+class QuotaChangeSubmission(StrictInput):
+    """A department asks for different limits of its own; applied when the last stage approves."""
+
+    department_code: Code
+    kind: Literal["quota"]
+    spec: QuotaChangeSpec
+    justification: Text = Field(min_length=1)
+
+
 RequestSubmission = Annotated[
-    ServerSubmission | VolumeSubmission | BandwidthSubmission, Field(discriminator="kind")
+    ServerSubmission | VolumeSubmission | BandwidthSubmission | QuotaChangeSubmission,
+    Field(discriminator="kind"),
 ]
+ResourceSubmission = ServerSubmission | VolumeSubmission | BandwidthSubmission
 # The discriminator's values show up in validation error locations; the problem renderer drops them.
-SUBMISSION_KINDS = ("server", "volume", "bandwidth")
+SUBMISSION_KINDS = ("server", "volume", "bandwidth", "quota")
 
 
 class ApproveBody(StrictInput):
@@ -98,13 +116,13 @@ class RequestOut(BaseModel):
     id: str
     department_code: str
     kind: str
-    zone: str
+    zone: str | None
     spec: dict[str, Any]
     demand: dict[str, int]
-    classification: Classification
-    mlps_level: int
+    classification: Classification | None
+    mlps_level: int | None
     justification: str
-    lease_days: int
+    lease_days: int | None
     status: Status
     approval_stage: Stage | None
     waived_stages: list[Stage]

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloudsvc.audit import service as audit
+from cloudsvc.audit.service import SYSTEM
 from cloudsvc.departments import service as departments
 from cloudsvc.departments.models import Department
 from cloudsvc.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
@@ -22,10 +23,15 @@ from cloudsvc.quotas import service as quotas
 from cloudsvc.resource_requests import accounting, lifecycle, policies
 from cloudsvc.resource_requests.lifecycle import Stage, Status
 from cloudsvc.resource_requests.models import IdempotencyKey, ResourceRequest
-from cloudsvc.resource_requests.schemas import Classification, RequestSubmission
+from cloudsvc.resource_requests.schemas import (
+    Classification,
+    QuotaChangeSubmission,
+    RequestSubmission,
+    ResourceSubmission,
+)
 from cloudsvc.zones import service as zones
 from cloudsvc.zones.models import Network, Zone
-from quotas.demand import demand_of
+from quotas.demand import QuotaClass, demand_of
 
 _STAGE_PERMISSION = {
     Stage.department: Permission.request_approve_department,
@@ -79,36 +85,29 @@ def submit(
         what="department",
         key=department.code,
     )
-    zone = zones.by_name(session, submission.zone)
-    if zone is None:
-        raise InvalidInput(f"zone {submission.zone!r} does not exist", field="zone")
-    check_placement(zone, submission.classification, submission.mlps_level)
-
     spec = submission.spec.model_dump(mode="json")
-    policy = policies.effective(session, department)
     demand = demand_of(submission.kind, spec)
-    waived = policies.waived_stages(policy, demand)
     request = ResourceRequest(
         id=str(uuid.uuid4()),
         department=department,
-        zone=zone,
         kind=submission.kind,
         spec=spec,
-        classification=submission.classification,
-        mlps_level=submission.mlps_level,
         justification=submission.justification,
-        lease_days=submission.lease_days,
         requested_by=caller.principal_id,
-        approval_policy_id=policy.id if waived and policy else None,
-        waived_stages=list(waived),
+        waived_stages=[],
         transitions=[],
     )
+    if isinstance(submission, QuotaChangeSubmission):
+        # Never waived by a policy: a change of limits always passes every stage.
+        chain = departments.chain(session, department)
+        quotas.check_limits(session, chain, submission.spec.limits, field="spec.limits")
+    else:
+        _place(session, request, submission, department)
     lifecycle.start(request, actor=caller.actor, reason=submission.justification)
-    chain = departments.chain(session, department)
     if idempotency_key is None:
         session.add(request)
         session.flush()
-        quotas.reserve(session, request_id=request.id, chain=chain, demand=demand)
+        quotas.reserve(session, request_id=request.id, department=department, demand=demand)
     else:
         try:
             with session.begin_nested():
@@ -122,7 +121,7 @@ def submit(
                     )
                 )
                 session.flush()  # a concurrent retry with this key makes us wait here, then fail
-                quotas.reserve(session, request_id=request.id, chain=chain, demand=demand)
+                quotas.reserve(session, request_id=request.id, department=department, demand=demand)
         except IntegrityError:
             # A concurrent retry with the same key committed first (its insert made ours wait, then fail):
             # our request went with the savepoint; answer with theirs.
@@ -139,12 +138,31 @@ def submit(
         detail={
             "department_code": department.code,
             "kind": submission.kind,
-            "zone": zone.name,
+            "zone": request.zone.name if request.zone else None,
             "status": request.status,
-            "waived_stages": list(waived),
+            "waived_stages": request.waived_stages,
         },
     )
     return request, True
+
+
+def _place(
+    session: Session, request: ResourceRequest, submission: ResourceSubmission, department: Department
+) -> None:
+    """Zone, placement rules, lease, and the auto-approval decision of a request for resources."""
+    zone = zones.by_name(session, submission.zone)
+    if zone is None:
+        raise InvalidInput(f"zone {submission.zone!r} does not exist", field="zone")
+    check_placement(zone, submission.classification, submission.mlps_level)
+    request.zone = zone
+    request.classification = submission.classification
+    request.mlps_level = submission.mlps_level
+    request.lease_days = submission.lease_days
+    policy = policies.effective(session, department)
+    waived = policies.waived_stages(policy, demand_of(submission.kind, request.spec))
+    if waived and policy is not None:
+        request.approval_policy_id = policy.id
+        request.waived_stages = list(waived)
 
 
 def _load(session: Session, caller: Caller, request_id: str, *, for_update: bool = False) -> ResourceRequest:
@@ -190,6 +208,8 @@ def _decide(session: Session, caller: Caller, request_id: str) -> tuple[Resource
 def approve(session: Session, caller: Caller, request_id: str, *, comment: str | None) -> ResourceRequest:
     request, stage = _decide(session, caller, request_id)
     lifecycle.pass_stage(request, stage, actor=caller.actor, reason=comment)
+    if request.kind == "quota" and request.status == Status.approved:
+        _apply_quota_change(session, request)
     audit.record(
         session,
         actor=caller.actor,
@@ -199,6 +219,20 @@ def approve(session: Session, caller: Caller, request_id: str, *, comment: str |
         detail={"stage": stage.value, "status": request.status},
     )
     return request
+
+
+def _apply_quota_change(session: Session, request: ResourceRequest) -> None:
+    """The last stage approved a change of limits: it takes effect now, or fails if it no longer can."""
+    limits = {QuotaClass(cls): int(limit) for cls, limit in request.spec["limits"].items()}
+    chain = departments.chain(session, request.department)
+    try:
+        quotas.check_limits(session, chain, limits, field="spec.limits")
+    except InvalidInput as refusal:  # an ancestor's limit was lowered since submission
+        accounting.move(session, request, Status.failed, actor=SYSTEM, reason=refusal.message)
+        return
+    accounting.move(session, request, Status.provisioning, actor=SYSTEM, reason="applying the new limits")
+    quotas.apply_limits(session, SYSTEM, chain, limits)
+    accounting.move(session, request, Status.active, actor=SYSTEM, reason="the new limits are in effect")
 
 
 def reject(session: Session, caller: Caller, request_id: str, *, reason: str) -> ResourceRequest:
@@ -245,6 +279,11 @@ def decommission(session: Session, caller: Caller, request_id: str, *, reason: s
         own=Permission.request_decommission_own,
         verb="decommission",
     )
+    if request.kind == "quota":
+        raise Conflict(
+            "a quota change stays in effect; submit another change to set different limits",
+            current_status=request.status,
+        )
     accounting.move(session, request, Status.decommissioning, actor=caller.actor, reason=reason)
     audit.record(
         session,

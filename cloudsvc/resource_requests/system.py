@@ -55,7 +55,7 @@ def _move(
 ) -> ResourceRequest:
     request = _locked(session, request_id)
     accounting.move(session, request, to, actor=actor, reason=reason)
-    if to == Status.active:
+    if to == Status.active and request.lease_days is not None:
         request.lease_expires_at = utcnow() + timedelta(days=request.lease_days)
     audit.record(
         session,

@@ -40,7 +40,7 @@ def request_out(request: ResourceRequest) -> RequestOut:
         id=request.id,
         department_code=request.department.code,
         kind=request.kind,
-        zone=request.zone.name,
+        zone=request.zone.name if request.zone else None,
         spec=request.spec,
         demand={k.value: v for k, v in demand_of(request.kind, request.spec).items()},
         classification=request.classification,

@@ -95,7 +95,7 @@ TAMPERINGS = {
     "actor renamed": "UPDATE audit_events SET actor_name = 'somebody else' WHERE id = 5",
     "outcome flipped": "UPDATE audit_events SET outcome = 'denied' WHERE id = 5",
     "row deleted": "DELETE FROM audit_events WHERE id = 5",
-    "hash recomputed badly": "UPDATE audit_events SET hash = prev_hash WHERE id = 5",
+    "hash replaced": f"UPDATE audit_events SET hash = '{'a' * 64}' WHERE id = 5",
 }
 
 

@@ -175,3 +175,69 @@ def test_drift_is_reported_and_repaired(client: TestClient, world: World, databa
     with database.transaction() as session:
         assert reconcile.check(session) == []
     assert usage(client, world, "prov")["reserved"] == 2
+
+
+def quota_change(department: str, **values: int) -> dict[str, Any]:
+    return {
+        "department_code": department,
+        "kind": "quota",
+        "spec": {"limits": values},
+        "justification": "new tax system goes live",
+    }
+
+
+def test_a_department_asks_for_more_through_approval(client: TestClient, world: World) -> None:
+    world.ok(limits(client, world.admin, "city-a", vcpus=50))
+    world.ok(limits(client, world.admin, "cty-a", vcpus=10))
+    world.ok(
+        client.put(
+            "/v1/departments/prov/approval-policy",
+            headers=world.admin,
+            json={
+                "name": "everything small",
+                "max_demand": {"vcpus": 100},
+                "skip_stages": ["department", "cloud"],
+            },
+        )
+    )
+    asker = world.principal("dept_admin@cty-a")
+    change = world.ok(client.post("/v1/requests", headers=asker, json=quota_change("cty-a", vcpus=40)))
+    assert (change["status"], change["approval_stage"], change["zone"]) == (
+        "pending_approval",
+        "department",
+        None,
+    )
+    assert change["demand"] == {}
+    assert usage(client, world, "cty-a")["limit"] == 10  # nothing changes before approval
+    world.approve(world.principal("dept_approver@city-a"), change["id"])
+    done = world.approve(world.principal("cloud_approver"), change["id"])
+    assert done["status"] == "active"
+    assert [h["to_status"] for h in done["history"]][-2:] == ["provisioning", "active"]
+    assert usage(client, world, "cty-a")["limit"] == 40
+    refused = client.post(f"/v1/requests/{change['id']}/decommission", headers=asker)
+    assert refused.status_code == 409
+
+
+def test_asking_above_the_parent_is_refused_at_once(client: TestClient, world: World) -> None:
+    world.ok(limits(client, world.admin, "city-a", vcpus=50))
+    response = client.post(
+        "/v1/requests", headers=world.principal("dept_admin@cty-a"), json=quota_change("cty-a", vcpus=80)
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "spec.limits.vcpus"
+    assert response.json()["parent_code"] == "city-a"
+
+
+def test_a_change_overtaken_by_a_lower_parent_fails_with_the_reason(client: TestClient, world: World) -> None:
+    world.ok(limits(client, world.admin, "city-a", vcpus=50))
+    change = world.ok(
+        client.post(
+            "/v1/requests", headers=world.principal("dept_admin@cty-a"), json=quota_change("cty-a", vcpus=40)
+        )
+    )
+    world.approve(world.principal("dept_approver@city-a"), change["id"])
+    world.ok(limits(client, world.admin, "city-a", vcpus=20))
+    failed = world.approve(world.principal("cloud_approver"), change["id"])
+    assert failed["status"] == "failed"
+    assert "city-a" in failed["status_reason"]
+    assert usage(client, world, "cty-a")["limit"] is None
