@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from cloudsvc.db import Database, migrate
 from cloudsvc.departments.views import router as departments_router
 from cloudsvc.principals import service as principals
 from cloudsvc.principals.views import router as principals_router
+from cloudsvc.provisioning.worker import Worker, WorkerSettings
 from cloudsvc.quotas.views import router as quotas_router
 from cloudsvc.resource_requests.views import router as requests_router
 from cloudsvc.zones.views import router as zones_router
@@ -50,7 +52,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.bootstrap_token is not None:
             _bootstrap(database, settings.bootstrap_token.get_secret_value())
+        stop = threading.Event()
+        thread = None
+        if settings.runs_worker_in_process:  # the embedded default needs no second process
+            worker = Worker(database, WorkerSettings.from_config(settings))
+            thread = threading.Thread(target=worker.run, args=(stop,), name="cloudsvc-worker", daemon=True)
+            thread.start()
         yield
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=30)
 
     app = FastAPI(
         title="cloudsvc",

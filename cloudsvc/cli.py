@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any
 
@@ -45,6 +46,43 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     uvicorn.run("cloudsvc.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@main.command(help="Run the provisioning worker until interrupted (several may run side by side).")
+def worker() -> None:
+    import signal
+    import threading
+
+    from cloudsvc.provisioning.worker import Worker, WorkerSettings
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    Worker(Database(settings.database_url), WorkerSettings.from_config(settings)).run(stop)
+
+
+@main.group(help="Zones.")
+def zones() -> None:
+    pass
+
+
+@zones.command("check", help="Ask every zone's driver whether the zone answers; exit 1 if one does not.")
+def zones_check() -> None:
+    from sqlalchemy import select
+
+    from cloudsvc.zones import health
+    from cloudsvc.zones.models import Zone
+
+    database = Database(_settings().database_url)
+    with database.session() as session:
+        found = list(session.scalars(select(Zone).order_by(Zone.name)))
+    answers = {zone.name: health.probe(database, zone) for zone in found}
+    for name, answer in answers.items():
+        click.echo(f"{name}\t{'ok' if answer.ok else 'DOWN'}\t{answer.message or ''}")
+    if not all(a.ok for a in answers.values()):
+        sys.exit(1)
 
 
 @main.group(help="Database schema.")

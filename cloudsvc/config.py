@@ -27,6 +27,22 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413")
     page_size_max: int = Field(default=500, ge=1)
+    worker_in_process: bool | None = Field(
+        default=None, description="Run the provisioning worker inside 'serve'; unset: only on SQLite"
+    )
+    worker_lease_seconds: float = Field(default=120, gt=0, description="How long a worker holds a request")
+    worker_idle_seconds: float = Field(
+        default=1.0, gt=0, description="Pause between passes with nothing to do"
+    )
+    worker_zone_wait_seconds: float = Field(
+        default=1800, ge=0, description="How long a request waits for an unavailable zone before it fails"
+    )
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        if self.worker_in_process is not None:
+            return self.worker_in_process
+        return self.database_url.startswith("sqlite")
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:

@@ -99,7 +99,13 @@ def database(session_database: Database) -> Database:
 
 @pytest.fixture
 def settings(database: Database) -> Settings:
-    return Settings(database_url=database.url, bootstrap_token=BOOTSTRAP_TOKEN, environment="test")
+    # The worker runs only where a test starts it, so that tests drive provisioning step by step.
+    return Settings(
+        database_url=database.url,
+        bootstrap_token=BOOTSTRAP_TOKEN,
+        environment="test",
+        worker_in_process=False,
+    )
 
 
 @pytest.fixture

@@ -101,5 +101,30 @@ class World:
             self.client.post("/v1/requests", headers=who, json=server_submission(department, **overrides))
         )
 
+    def zone(self, name: str, **settings: Any) -> dict[str, Any]:
+        """A simulator zone (extranet, MLPS 3) with the given simulator settings."""
+        return self.ok(
+            self.client.post(
+                "/v1/zones",
+                headers=self.admin,
+                json={
+                    "name": name,
+                    "backend": "simulator",
+                    "network": "extranet",
+                    "mlps_level": 3,
+                    "settings": settings,
+                },
+            )
+        )
+
+    def approved(self, who: Headers, department: str = "dept-a", **overrides: Any) -> str:
+        """A request submitted by ``who`` and approved at both stages; its id."""
+        request_id: str = self.submit(who, department, **overrides)["id"]
+        if not hasattr(self, "_approvers"):
+            self._approvers = (self.principal("dept_approver@prov"), self.principal("cloud_approver"))
+        for approver in self._approvers:
+            self.approve(approver, request_id)
+        return request_id
+
     def approve(self, who: Headers, request_id: str) -> dict[str, Any]:
         return self.ok(self.client.post(f"/v1/requests/{request_id}/approve", headers=who, json={}))

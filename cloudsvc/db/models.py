@@ -4,6 +4,13 @@ from cloudsvc.audit.models import AuditChainHead, AuditEvent
 from cloudsvc.db.base import Base
 from cloudsvc.departments.models import Department
 from cloudsvc.principals.models import Principal, RoleBinding
+from cloudsvc.provisioning.models import (
+    ProvisionedResource,
+    ProvisioningStep,
+    SimulatorObject,
+    Tenancy,
+    ZoneHealth,
+)
 from cloudsvc.quotas.models import QuotaCounter, QuotaLedgerEntry
 from cloudsvc.resource_requests.models import (
     ApprovalPolicy,
@@ -21,10 +28,15 @@ __all__ = [
     "Department",
     "IdempotencyKey",
     "Principal",
+    "ProvisionedResource",
+    "ProvisioningStep",
     "QuotaCounter",
     "QuotaLedgerEntry",
     "RequestTransition",
     "ResourceRequest",
     "RoleBinding",
+    "SimulatorObject",
+    "Tenancy",
     "Zone",
+    "ZoneHealth",
 ]

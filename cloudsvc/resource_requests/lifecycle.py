@@ -103,6 +103,7 @@ def move(
     request.status = to
     request.status_reason = reason
     request.approval_stage = None
+    request.next_attempt_at = None  # a new state is the worker's business at once, whatever it planned
 
 
 def pass_stage(request: ResourceRequest, stage: Stage, *, actor: Actor, reason: str | None) -> None:

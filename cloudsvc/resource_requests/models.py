@@ -39,6 +39,17 @@ class ResourceRequest(Base):
     # The auto-approval decision taken at submission: which policy, and which stages it waived.
     approval_policy_id: Mapped[int | None] = mapped_column(ForeignKey("approval_policies.id"))
     waived_stages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The provisioning worker's bookkeeping: who holds the request and until when, when to look again,
+    # what it is doing now, since when it has been waiting on an unavailable zone, and why it is cleaning
+    # up (a permanent failure whose backend objects must go before the request can end as failed).
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(default=0)
+    progress: Mapped[str | None] = mapped_column(Text)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    drift: Mapped[str | None] = mapped_column(Text)  # set when the backend lost what it had made
 
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
     zone: Mapped[Zone | None] = relationship(lazy="joined")

@@ -112,6 +112,23 @@ class TransitionOut(BaseModel):
     at: datetime
 
 
+class ResourceOut(BaseModel):
+    index: int
+    kind: str
+    name: str = Field(description="The name the backend object carries (cs-<request id>-<index>)")
+    backend_id: str | None
+    state: str
+    addresses: list[str]
+    message: str | None
+
+
+class StepOut(BaseModel):
+    at: datetime
+    step: str
+    outcome: str
+    message: str | None
+
+
 class RequestOut(BaseModel):
     id: str
     department_code: str
@@ -132,6 +149,12 @@ class RequestOut(BaseModel):
     updated_at: datetime
     lease_expires_at: datetime | None
     history: list[TransitionOut]
+    progress: str | None = Field(description="What the provisioning worker is doing or waiting for")
+    drift: str | None = Field(description="Set when the backend lost something it had made")
+    resources: list[ResourceOut] = Field(description="The backend objects, as the worker last saw them")
+    steps: list[StepOut] | None = Field(
+        default=None, description="The worker's recent steps, newest last (only on GET of one request)"
+    )
 
 
 class RequestPage(BaseModel):

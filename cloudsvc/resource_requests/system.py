@@ -86,3 +86,15 @@ def mark_decommissioned(session: Session, request_id: str, *, actor: Actor = SYS
     return _move(
         session, request_id, Status.decommissioned, reason=None, actor=actor, action="request.decommissioned"
     )
+
+
+def begin_decommissioning(session: Session, request_id: str, *, actor: Actor = SYSTEM) -> ResourceRequest:
+    """The lease ran out: the resources go, as if their owner had asked."""
+    return _move(
+        session,
+        request_id,
+        Status.decommissioning,
+        reason="lease expired",
+        actor=actor,
+        action="request.expire",
+    )

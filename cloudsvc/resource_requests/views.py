@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Response, status
+from sqlalchemy.orm import Session
 
 from cloudsvc.api.deps import CallerDep, Cursor, Limit, SessionDep
 from cloudsvc.api.params import DepartmentCodePath, OptionalCodeQuery, RequestIdPath
 from cloudsvc.pagination import decode_time_cursor, encode_cursor
+from cloudsvc.provisioning import records
+from cloudsvc.provisioning.models import ProvisionedResource, ProvisioningStep
 from cloudsvc.resource_requests import policies, service
 from cloudsvc.resource_requests.lifecycle import Status
 from cloudsvc.resource_requests.models import ApprovalPolicy, ResourceRequest
@@ -19,6 +23,8 @@ from cloudsvc.resource_requests.schemas import (
     RequestOut,
     RequestPage,
     RequestSubmission,
+    ResourceOut,
+    StepOut,
     TransitionOut,
 )
 from quotas.demand import demand_of
@@ -35,7 +41,11 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def request_out(request: ResourceRequest) -> RequestOut:
+def request_out(
+    request: ResourceRequest,
+    resources: Sequence[ProvisionedResource] = (),
+    steps: Sequence[ProvisioningStep] | None = None,
+) -> RequestOut:
     return RequestOut(
         id=request.id,
         department_code=request.department.code,
@@ -56,6 +66,19 @@ def request_out(request: ResourceRequest) -> RequestOut:
         updated_at=request.updated_at,
         lease_expires_at=request.lease_expires_at,
         history=[TransitionOut.model_validate(t, from_attributes=True) for t in request.transitions],
+        progress=request.progress,
+        drift=request.drift,
+        resources=[ResourceOut.model_validate(r, from_attributes=True) for r in resources],
+        steps=None if steps is None else [StepOut.model_validate(s, from_attributes=True) for s in steps],
+    )
+
+
+def full_out(session: Session, request: ResourceRequest) -> RequestOut:
+    """One request with what the worker recorded: its backend objects and recent steps."""
+    return request_out(
+        request,
+        records.resources_of(session, [request.id])[request.id],
+        records.recent_steps(session, request.id),
     )
 
 
@@ -76,7 +99,7 @@ def submit_request(
 
 @router.get("/requests/{request_id}", name="requests.get")
 def get_request(request_id: RequestIdPath, session: SessionDep, caller: CallerDep) -> RequestOut:
-    return request_out(service.get(session, caller, str(request_id)))
+    return full_out(session, service.get(session, caller, str(request_id)))
 
 
 @router.get("/requests", name="requests.list")
@@ -92,9 +115,10 @@ def list_requests(
     found = service.list_visible(
         session, caller, department_code=department_code, status=status, before=before, limit=limit
     )
+    resources = records.resources_of(session, [r.id for r in found])
     last = found[-1] if len(found) == limit else None
     return RequestPage(
-        items=[request_out(r) for r in found],
+        items=[request_out(r, resources[r.id]) for r in found],
         next_cursor=encode_cursor(last.created_at.isoformat(), last.id) if last else None,
     )
 
@@ -105,7 +129,7 @@ def approve_request(
 ) -> RequestOut:
     request = service.approve(session, caller, str(request_id), comment=body.comment if body else None)
     session.commit()
-    return request_out(request)
+    return full_out(session, request)
 
 
 @router.post("/requests/{request_id}/reject", name="requests.reject")
@@ -114,7 +138,7 @@ def reject_request(
 ) -> RequestOut:
     request = service.reject(session, caller, str(request_id), reason=body.reason)
     session.commit()
-    return request_out(request)
+    return full_out(session, request)
 
 
 @router.post("/requests/{request_id}/cancel", name="requests.cancel")
@@ -123,7 +147,7 @@ def cancel_request(
 ) -> RequestOut:
     request = service.cancel(session, caller, str(request_id), reason=body.reason if body else None)
     session.commit()
-    return request_out(request)
+    return full_out(session, request)
 
 
 @router.post("/requests/{request_id}/decommission", name="requests.decommission")
@@ -132,7 +156,7 @@ def decommission_request(
 ) -> RequestOut:
     request = service.decommission(session, caller, str(request_id), reason=body.reason if body else None)
     session.commit()
-    return request_out(request)
+    return full_out(session, request)
 
 
 def _policy_out(policy: ApprovalPolicy, code: str) -> ApprovalPolicyOut:

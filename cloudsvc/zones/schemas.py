@@ -18,6 +18,12 @@ class ZoneCreate(StrictInput):
     settings: JsonObject = Field(default_factory=dict, description="Backend-specific connection settings")
 
 
+class ZoneHealthOut(BaseModel):
+    ok: bool
+    message: str | None
+    checked_at: datetime
+
+
 class ZoneOut(BaseModel):
     name: str
     backend: Backend
@@ -26,3 +32,4 @@ class ZoneOut(BaseModel):
     xinchuang: bool
     settings: dict[str, Any]
     created_at: datetime
+    health: ZoneHealthOut | None = Field(default=None, description="The last answer of the zone's driver")

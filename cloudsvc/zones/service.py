@@ -9,10 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloudsvc.audit import service as audit
-from cloudsvc.errors import Conflict, Forbidden, NotFound
+from cloudsvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cloudsvc.principals.authz import Caller, Permission
 from cloudsvc.zones.models import Zone
 from cloudsvc.zones.schemas import ZoneCreate
+from provisioners import registry
+from provisioners.base import InvalidSettings
 
 
 def by_name(session: Session, name: str) -> Zone | None:
@@ -31,6 +33,10 @@ def create(session: Session, caller: Caller, data: ZoneCreate) -> Zone:
         raise Forbidden("only an operator or system administrator of the whole cloud may register zones")
     if by_name(session, data.name) is not None:
         raise Conflict(f"zone {data.name!r} exists", field="name")
+    try:
+        registry.validate(data.backend, data.settings)
+    except InvalidSettings as exc:
+        raise InvalidInput(str(exc), field=f"settings.{exc.field}") from exc
     zone = Zone(
         name=data.name,
         backend=data.backend,

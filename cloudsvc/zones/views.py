@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from cloudsvc.api.deps import CallerDep, SessionDep
+from fastapi import APIRouter, Depends, Query, status
+
+from cloudsvc.api.deps import CallerDep, SessionDep, get_database
 from cloudsvc.api.params import ZoneNamePath
+from cloudsvc.db import Database
 from cloudsvc.principals.authz import Caller, Permission
-from cloudsvc.zones import service
+from cloudsvc.zones import health, service
 from cloudsvc.zones.models import Zone
-from cloudsvc.zones.schemas import ZoneCreate, ZoneOut
+from cloudsvc.zones.schemas import ZoneCreate, ZoneHealthOut, ZoneOut
 
 router = APIRouter(prefix="/v1/zones", tags=["zones"])
 
@@ -39,5 +42,25 @@ def list_zones(session: SessionDep, caller: CallerDep) -> list[ZoneOut]:
 
 
 @router.get("/{name}", name="zones.get")
-def get_zone(name: ZoneNamePath, session: SessionDep, caller: CallerDep) -> ZoneOut:
-    return _out(service.get(session, name), caller)
+def get_zone(
+    name: ZoneNamePath,
+    session: SessionDep,
+    caller: CallerDep,
+    database: Annotated[Database, Depends(get_database)],
+    check: Annotated[
+        bool, Query(description="Ask the zone's driver now instead of showing the last answer")
+    ] = False,
+) -> ZoneOut:
+    zone = service.get(session, name)
+    if check:
+        session.rollback()  # end the read before a slow call (SQLite would hold its write lock throughout)
+        answer = health.ask(database, zone)
+        health.remember(session, zone, answer)
+        session.commit()
+        found: health.Health | None = answer
+    else:
+        found = health.last_known(session, zone)
+    out = _out(zone, caller)
+    if found is not None:
+        out.health = ZoneHealthOut(ok=found.ok, message=found.message, checked_at=found.checked_at)
+    return out
