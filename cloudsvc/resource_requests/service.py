@@ -9,12 +9,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloudsvc.audit import service as audit
 from cloudsvc.audit.service import SYSTEM
+from cloudsvc.db import UTCDateTime
 from cloudsvc.departments import service as departments
 from cloudsvc.departments.models import Department
 from cloudsvc.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
@@ -318,6 +319,9 @@ def list_visible(
     if status is not None:
         query = query.where(ResourceRequest.status == status)
     if before is not None:
-        query = query.where(tuple_(ResourceRequest.created_at, ResourceRequest.id) < tuple_(*before))
+        query = query.where(
+            tuple_(ResourceRequest.created_at, ResourceRequest.id)
+            < tuple_(bindparam(None, before[0], type_=UTCDateTime()), before[1])
+        )
     query = query.order_by(ResourceRequest.created_at.desc(), ResourceRequest.id.desc()).limit(limit)
     return session.scalars(query).unique().all()

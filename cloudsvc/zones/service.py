@@ -34,6 +34,10 @@ def create(session: Session, caller: Caller, data: ZoneCreate) -> Zone:
     if by_name(session, data.name) is not None:
         raise Conflict(f"zone {data.name!r} exists", field="name")
     try:
+        registry.driver_class(data.backend)
+    except InvalidSettings as exc:  # no driver installed for this backend
+        raise InvalidInput(str(exc), field="backend") from exc
+    try:
         registry.validate(data.backend, data.settings)
     except InvalidSettings as exc:
         raise InvalidInput(str(exc), field=f"settings.{exc.field}") from exc
