@@ -3,57 +3,20 @@ once, nothing is left behind on the backend, and the quota counters agree with t
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cloudsvc.db import Database, utcnow
 from cloudsvc.provisioning.jobs import Ledger
 from cloudsvc.provisioning.models import SimulatorObject
 from cloudsvc.quotas import reconcile
-from cloudsvc.resource_requests.models import ResourceRequest
 from tests.support import World
-
-WORKER = str(Path(sys.executable).parent / "cloudsvc")
-
-
-def statuses(database: Database) -> dict[str, int]:
-    with database.session() as session:
-        rows = session.execute(select(ResourceRequest.status, func.count()).group_by(ResourceRequest.status))
-        return {status: count for status, count in rows}
-
-
-def kill_workers_until(database: Database, done: str, total: int, rng: random.Random, log: Path) -> int:
-    """Start workers and SIGKILL them at random moments until every request is ``done``; the kill count."""
-    env = {
-        **os.environ,
-        "CLOUDSVC_DATABASE_URL": database.url,
-        "CLOUDSVC_WORKER_LEASE_SECONDS": "1",
-        "CLOUDSVC_WORKER_IDLE_SECONDS": "0.05",
-    }
-    kills = 0
-    deadline = time.monotonic() + 240
-    while statuses(database).get(done, 0) < total:
-        assert time.monotonic() < deadline, statuses(database)
-        with log.open("wb") as out:
-            process = subprocess.Popen([WORKER, "worker"], env=env, stdout=out, stderr=out)
-        while b"started" not in log.read_bytes():  # imports take a while on a busy machine
-            assert process.poll() is None, log.read_text()
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0.05, 0.6))  # then die somewhere in the middle of its work
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        kills += 1
-    return kills
+from tests.worker_processes import kill_workers_until, statuses
 
 
 def test_killed_workers_lose_nothing_and_leave_nothing(

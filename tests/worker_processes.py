@@ -1,0 +1,61 @@
+"""Running real ``cloudsvc worker`` processes in tests, and killing them."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from cloudsvc.db import Database
+from cloudsvc.resource_requests.models import ResourceRequest
+
+WORKER = str(Path(sys.executable).parent / "cloudsvc")
+
+
+def statuses(database: Database) -> dict[str, int]:
+    with database.session() as session:
+        rows = session.execute(select(ResourceRequest.status, func.count()).group_by(ResourceRequest.status))
+        return {status: count for status, count in rows}
+
+
+def kill_workers_until(
+    database: Database,
+    done: str,
+    total: int,
+    rng: random.Random,
+    log: Path,
+    *,
+    lease: float = 1,
+    budget: float = 240,
+    alive: tuple[float, float] = (0.05, 0.6),
+) -> int:
+    """Start a worker, let it work a random while (``alive`` seconds), SIGKILL it; again, until every one of
+    the ``total`` requests is ``done``. Returns how many workers were killed."""
+    env = {
+        **os.environ,
+        "CLOUDSVC_DATABASE_URL": database.url,
+        "CLOUDSVC_WORKER_LEASE_SECONDS": str(lease),
+        "CLOUDSVC_WORKER_IDLE_SECONDS": "0.05",
+    }
+    kills = 0
+    deadline = time.monotonic() + budget
+    while statuses(database).get(done, 0) < total:
+        assert time.monotonic() < deadline, statuses(database)
+        with log.open("wb") as out:
+            process = subprocess.Popen([WORKER, "worker"], env=env, stdout=out, stderr=out)
+        try:
+            while b"started" not in log.read_bytes():  # imports take a while on a busy machine
+                assert process.poll() is None, log.read_text()
+                time.sleep(0.02)
+            time.sleep(rng.uniform(*alive))  # then die somewhere in the middle of its work
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        kills += 1
+    return kills
