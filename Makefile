@@ -40,5 +40,10 @@ bench: setup ## Run the benchmarks (PostgreSQL on 127.0.0.1:5432); each prints i
 	scripts/ensure-postgres.sh
 	$(VENV)/bin/python -m bench.quota_admission
 
+bench-openstack: setup ## N servers through cloudsvc vs openstacksdk alone on the test OpenStack (tests/openstack/up.sh)
+	scripts/ensure-postgres.sh
+	tests/openstack/up.sh
+	$(VENV)/bin/python -m bench.provision_openstack
+
 clean: ## Remove the virtualenv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis cloudsvc.db cloudsvc.db-*

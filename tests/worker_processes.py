@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from cloudsvc.db import Database
+from cloudsvc.provisioning.models import ProvisioningStep
 from cloudsvc.resource_requests.models import ResourceRequest
 
 WORKER = str(Path(sys.executable).parent / "cloudsvc")
@@ -22,6 +23,11 @@ def statuses(database: Database) -> dict[str, int]:
     with database.session() as session:
         rows = session.execute(select(ResourceRequest.status, func.count()).group_by(ResourceRequest.status))
         return {status: count for status, count in rows}
+
+
+def steps_recorded(database: Database) -> int:
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(ProvisioningStep)) or 0
 
 
 def kill_workers_until(
@@ -36,7 +42,11 @@ def kill_workers_until(
     alive: tuple[float, float] = (0.05, 0.6),
 ) -> int:
     """Start a worker, let it work a random while (``alive`` seconds), SIGKILL it; again, until every one of
-    the ``total`` requests is ``done``. Returns how many workers were killed."""
+    the ``total`` requests is ``done``. Returns how many workers were killed.
+
+    A worker killed before it recorded any step made no progress (on a busy machine a step can take longer
+    than ``alive`` allows): the next one is given half as long again, so the kills stay at random points
+    of the work however slow the machine is."""
     env = {
         **os.environ,
         "CLOUDSVC_DATABASE_URL": database.url,
@@ -44,6 +54,7 @@ def kill_workers_until(
         "CLOUDSVC_WORKER_IDLE_SECONDS": "0.05",
     }
     kills = 0
+    shortest, longest = alive
     deadline = time.monotonic() + budget
     while statuses(database).get(done, 0) < total:
         assert time.monotonic() < deadline, statuses(database)
@@ -53,9 +64,12 @@ def kill_workers_until(
             while b"started" not in log.read_bytes():  # imports take a while on a busy machine
                 assert process.poll() is None, log.read_text()
                 time.sleep(0.02)
-            time.sleep(rng.uniform(*alive))  # then die somewhere in the middle of its work
+            steps_before = steps_recorded(database)
+            time.sleep(rng.uniform(shortest, longest))  # then die somewhere in the middle of its work
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()
         kills += 1
+        if steps_recorded(database) == steps_before:
+            shortest, longest = shortest * 1.5, longest * 1.5
     return kills

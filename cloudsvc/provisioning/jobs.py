@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloudsvc.db import Database
@@ -46,6 +47,7 @@ class Job:
     waiting_since: datetime | None
     attempts: int
     lease_expires_at: datetime | None
+    loaded_at: datetime  # when this pass read it: what it then sees of the backend is from about then
     seen: dict[int, ProvisionedResource] = field(default_factory=dict)
 
     @property
@@ -158,6 +160,7 @@ class Ledger:
                 waiting_since=request.waiting_since,
                 attempts=request.attempts,
                 lease_expires_at=request.lease_expires_at,
+                loaded_at=now,
                 seen=seen,
             )
 
@@ -167,16 +170,22 @@ class Ledger:
         session.add(ProvisioningStep(request_id=request_id, step=step, outcome=outcome, message=message))
 
     def record_tenancy(self, job: Job, ref: base.TenancyRef, now: datetime) -> None:
+        def row() -> TenancyRow:
+            return TenancyRow(
+                department_id=job.department_id,
+                zone_id=job.zone_id,
+                backend_id=ref.backend_id,
+                details=dict(ref.details),
+            )
+
         with self.database.transaction() as session:
             self.owned(session, job.request_id, now)
-            session.merge(
-                TenancyRow(
-                    department_id=job.department_id,
-                    zone_id=job.zone_id,
-                    backend_id=ref.backend_id,
-                    details=dict(ref.details),
-                )
-            )
+            try:
+                with session.begin_nested():
+                    session.merge(row())
+            except IntegrityError:
+                # Another request of the department recorded the first tenancy at the same moment: update it.
+                session.merge(row())
 
     def record_resources(
         self, job: Job, observed: Sequence[tuple[base.ResourceKey, base.Observed]], now: datetime

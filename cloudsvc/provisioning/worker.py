@@ -12,14 +12,20 @@ Each pass claims due requests (leased, so several workers can run) and moves eac
 Temporary errors retry with exponential backoff; an unavailable zone is waited for, with the reason shown
 on the request, and after ``zone_wait`` the request fails. After a crash nothing needs repairing: the
 next pass observes what the backend has and carries on from there.
+
+The requests a pass claims are moved side by side (a pass is mostly waiting on the backend), and a zone's
+driver is made once and kept, with its connections, tokens and lookups, for the passes that follow.
 """
 
 from __future__ import annotations
 
+import heapq
+import json
 import logging
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,7 +52,7 @@ class WorkerSettings:
     retry_max: timedelta = timedelta(minutes=2)
     zone_wait: timedelta = timedelta(minutes=30)  # then a request for an unavailable zone fails
     drift_every: timedelta = timedelta(minutes=5)
-    batch: int = 20
+    batch: int = 8  # requests claimed per pass, and moved side by side
 
     @classmethod
     def from_config(cls, config: Settings) -> WorkerSettings:
@@ -71,36 +77,73 @@ class Worker:
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self.clock = clock
         self.ledger = Ledger(database, self.worker_id, self.settings.lease)
+        # SQLite has one writer and takes its lock for every transaction: movers side by side would only
+        # queue for it (and starve each other on its busy handler), so the embedded default moves one.
+        self.movers = 1 if database.is_sqlite else self.settings.batch
+        self._drivers: dict[int, tuple[str, base.Driver]] = {}  # zone id → (backend and settings, driver)
+        self._drivers_lock = threading.Lock()
+        self._rechecks: list[datetime] = []  # heap: when requests this worker let go to look again are due
+        self._rechecks_lock = threading.Lock()
 
     def run(self, stop: threading.Event) -> None:
+        """Until ``stop``: keep up to ``movers`` requests moving, each in its own thread, and claim more
+        as soon as one's step ends (or every ``idle_sleep`` seconds): none waits for a slow one."""
         log.info("%s started", self.worker_id)
-        while not stop.is_set():
-            try:
-                busy = self.tick()
-            except Exception:  # a broken pass must not end the loop; the next one starts afresh
-                log.exception("worker pass failed")
-                busy = 0
-            if not busy:
-                stop.wait(self.settings.idle_sleep)
+        with ThreadPoolExecutor(self.movers, thread_name_prefix=self.worker_id) as pool:
+            moving: dict[Future[None], str] = {}  # → the request it moves
+            while not stop.is_set():
+                room = self.movers - len(moving)
+                try:
+                    claimed = self.ledger.claim(self.clock(), room) if room else []
+                except Exception:  # a broken claim must not end the loop; the next one starts afresh
+                    log.exception("worker pass failed")
+                    claimed = []
+                # A step that outlasts its lease lets this very worker claim the request again: the thread
+                # still moving it goes on (its lease is renewed), and no second one starts.
+                for request_id in set(claimed) - set(moving.values()):
+                    moving[pool.submit(self._move, request_id)] = request_id
+                if not moving:
+                    stop.wait(self._pause())
+                    continue
+                done, _ = wait(moving, timeout=self._pause(), return_when=FIRST_COMPLETED)
+                for future in done:
+                    del moving[future]
+                    if (error := future.exception()) is not None:
+                        log.error("worker pass failed", exc_info=error)
 
     def tick(self) -> int:
         """One pass: claim what is due and move each claimed request one step. Returns how many."""
         claimed = self.ledger.claim(self.clock(), self.settings.batch)
-        for request_id in claimed:
-            try:
-                self.reconcile(request_id)
-            except LeaseLost:
-                log.warning(
-                    "%s lost the lease on %s; leaving it to its new holder", self.worker_id, request_id
-                )
+        if len(claimed) > 1 and self.movers > 1:
+            # Each request in its own thread: one waiting on a slow backend call holds up no other.
+            with ThreadPoolExecutor(len(claimed), thread_name_prefix=self.worker_id) as pool:
+                list(pool.map(self._move, claimed))
+        else:
+            for request_id in claimed:
+                self._move(request_id)
         return len(claimed)
+
+    def _pause(self) -> float:
+        """Seconds until the next claim: ``idle_sleep``, or less if a recheck this worker set falls due."""
+        now = self.clock()
+        with self._rechecks_lock:
+            while self._rechecks and self._rechecks[0] <= now:  # due already: the claim just made saw them
+                heapq.heappop(self._rechecks)
+            soonest = self._rechecks[0] if self._rechecks else None
+        if soonest is None:
+            return self.settings.idle_sleep
+        return min(self.settings.idle_sleep, (soonest - now).total_seconds())
+
+    def _move(self, request_id: str) -> None:
+        try:
+            self.reconcile(request_id)
+        except LeaseLost:
+            log.warning("%s lost the lease on %s; leaving it to its new holder", self.worker_id, request_id)
 
     def reconcile(self, request_id: str) -> None:
         job = self.ledger.load(request_id, self.clock())
         try:
-            driver = registry.load(
-                job.zone_backend, job.zone_settings, store=DatabaseStore(self.database, job.zone_id)
-            )
+            driver = self._driver(job)
             if job.status == Status.approved:
                 self._transition(job, system.begin_provisioning, step="begin provisioning", keep_lease=True)
                 job.status = Status.provisioning
@@ -118,15 +161,40 @@ class Worker:
         except base.PermanentError as exc:
             self._begin_failure(job, str(exc))
 
+    def _driver(self, job: Job) -> base.Driver:
+        """The zone's driver, made on first use and kept while the zone's settings stay the same (drivers are
+        safe to share between threads; InvalidSettings if the settings are wrong)."""
+        made_from = json.dumps([job.zone_backend, job.zone_settings], sort_keys=True, default=str)
+        with self._drivers_lock:
+            kept = self._drivers.get(job.zone_id)
+        if kept is not None and kept[0] == made_from:
+            return kept[1]
+        driver = registry.load(
+            job.zone_backend, job.zone_settings, store=DatabaseStore(self.database, job.zone_id)
+        )
+        with self._drivers_lock:
+            self._drivers[job.zone_id] = (made_from, driver)
+        return driver
+
     # -- steps -------------------------------------------------------------------------------------------
 
     def _provision(self, job: Job, driver: base.Driver) -> None:
-        self.ledger.record_tenancy(job, driver.ensure_tenancy(job.tenancy), self.clock())
+        unmade = {
+            key.index
+            for key in job.keys
+            if (before := job.seen.get(key.index)) is None or before.state == base.State.absent
+        }
+        if unmade:  # later passes only look at what is building: the tenancy is left alone
+            self.ledger.record_tenancy(job, driver.ensure_tenancy(job.tenancy), self.clock())
         observed = []
         for key in job.keys:
-            seen = driver.observe(key, job.tenancy)
-            if seen.state == base.State.absent:
+            if key.index in unmade:
+                # Never seen made: create, which looks first and never makes a second one.
                 seen = driver.create(key, job.backend_spec, job.tenancy)
+            else:
+                seen = driver.observe(key, job.tenancy)
+                if seen.state == base.State.absent:  # it went away: make it again
+                    seen = driver.create(key, job.backend_spec, job.tenancy)
             observed.append((key, seen))
         self.ledger.record_resources(job, observed, self.clock())
         broken = [seen for _, seen in observed if seen.state == base.State.failed]
@@ -134,11 +202,7 @@ class Worker:
             raise base.PermanentError(broken[0].message or "the backend reports the resource failed")
         building = sum(seen.state != base.State.ready for _, seen in observed)
         if building:
-            self._later(
-                job,
-                f"{building} of {len(observed)} {job.kind} resources still building",
-                self.settings.recheck,
-            )
+            self._recheck(job, f"{building} of {len(observed)} {job.kind} resources still building")
         else:
             self._transition(job, system.mark_active, step="provisioned")
 
@@ -156,12 +220,18 @@ class Worker:
         """Delete every resource of the request; True once the backend has none left."""
         observed = []
         for key in job.keys:
-            driver.delete(key, job.tenancy)
-            observed.append((key, driver.observe(key, job.tenancy)))
+            before = job.seen.get(key.index)
+            seen = None
+            if before is not None and before.state == base.State.deleting:
+                seen = driver.observe(key, job.tenancy)  # on its way out when last seen: look first
+            if seen is None or seen.state not in (base.State.absent, base.State.deleting):
+                driver.delete(key, job.tenancy)
+                seen = driver.observe(key, job.tenancy)
+            observed.append((key, seen))
         self.ledger.record_resources(job, observed, self.clock())
         remaining = sum(seen.state != base.State.absent for _, seen in observed)
         if remaining:
-            self._later(job, f"{remaining} resources still being deleted", self.settings.recheck)
+            self._recheck(job, f"{remaining} resources still being deleted")
         return not remaining
 
     def _watch(self, job: Job, driver: base.Driver) -> None:
@@ -204,12 +274,18 @@ class Worker:
                 later = self.clock() + self.settings.drift_every if request.status == Status.active else None
                 self._release(request, next_at=later)
 
-    def _later(self, job: Job, progress: str, delay: timedelta) -> None:
+    def _recheck(self, job: Job, progress: str) -> None:
+        """Look again ``recheck`` after this pass began looking (a slow pass is not waited for twice)."""
+        self._later(job, progress, next_at=max(self.clock(), job.loaded_at + self.settings.recheck))
+
+    def _later(self, job: Job, progress: str, *, next_at: datetime) -> None:
         with self.database.transaction() as session:
             request = self.ledger.owned(session, job.request_id, self.clock())
             self.ledger.step(session, job.request_id, "wait", "waiting", progress)
             request.progress = progress
-            self._release(request, next_at=self.clock() + delay)
+            self._release(request, next_at=next_at)
+        with self._rechecks_lock:
+            heapq.heappush(self._rechecks, next_at)
 
     def _retry_later(self, job: Job, error: base.TemporaryError) -> None:
         now = self.clock()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from openstack import exceptions as os_exceptions
 from openstack.connection import Connection
 from openstack.network.v2.network import Network
 from openstack.network.v2.qos_policy import QoSPolicy
 
-from provisioners.base import BandwidthSpec, Observed, PermanentError, ResourceKey, State
+from provisioners.base import BandwidthSpec, Observed, PermanentError, ResourceKey, State, TemporaryError
 from provisioners.openstack.apis import oldest
 
 DIRECTIONS = {"ingress": ("ingress",), "egress": ("egress",), "both": ("ingress", "egress")}
@@ -74,7 +75,18 @@ def create(
         )
     _converge_rules(admin, policy, spec)
     if network.qos_policy_id is None:
-        network = admin.network.update_network(network, qos_policy_id=policy.id)
+        try:
+            # Only if the network is still as looked at: a limit attached meanwhile (by another worker
+            # process; the driver's own threads take turns) makes this one look again and be refused.
+            # Neutron's check is not atomic, so two updates that overlap there can still both pass. (By id:
+            # openstacksdk sends the If-Match header only when it differs from the object's last one.)
+            network = admin.network.update_network(
+                network.id, if_revision=network.revision_number, qos_policy_id=policy.id
+            )
+        except os_exceptions.PreconditionFailedException as exc:
+            raise TemporaryError(
+                f"the department network changed while {key.name} was being attached to it; trying again"
+            ) from exc
     elif network.qos_policy_id != policy.id:
         raise PermanentError(
             f"the department network already carries QoS policy {network.qos_policy_id}; "

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
+from openstack.compute.v2.server import Server
 from openstack.connection import Connection
 from openstack.network.v2.network import Network
 
@@ -19,6 +22,7 @@ from provisioners.base import (
     ResourceKey,
     ServerSpec,
     Spec,
+    State,
     TemporaryError,
     Tenancy,
     TenancyRef,
@@ -35,6 +39,13 @@ SPEC_OF_KIND: dict[Kind, type[Spec]] = {
     Kind.bandwidth: BandwidthSpec,
 }
 MAX_PROJECT_CONNECTIONS = 64
+# A department's tenancy, once ensured, is taken as it was left for this long (unless asked for with other
+# limits): the requests of one department and their later passes do not each re-apply the project, role,
+# quotas and network, about ten API calls.
+TENANCY_FRESH_SECONDS = 60.0
+# Observations of a department's servers share one listing of them for this long: the requests waiting on
+# their servers cost one Nova call a second between them, not one each.
+SERVER_LISTING_FRESH_SECONDS = 1.0
 # Services a zone must offer in its region, as openstacksdk names them.
 SERVICES = ("compute", "block-storage", "network", "image")
 
@@ -54,10 +65,19 @@ class OpenStackDriver(Driver):
         self._auth_url = str((self._config.config.get("auth") or {}).get("auth_url") or "the auth_url")
         self._edge = Edge(self.settings.retry_attempts, self.settings.retry_max_seconds)
         self._lock = threading.Lock()
+        self._connecting = threading.Lock()  # held while a project connection is being made
         self._admin: Connection | None = None
         self._domain_id: str | None = None
         self._departments: dict[str, tenancy.Department] = {}
         self._project_connections: dict[str, Connection] = {}
+        self._ensured: dict[str, tuple[Tenancy, float, TenancyRef]] = {}  # code → (as asked, when, result)
+        self._ensuring: dict[str, threading.Lock] = {}  # code → held while its tenancy is being ensured
+        self._listings: dict[str, tuple[float, dict[str, list[Server]]]] = {}  # project id → (when, by name)
+        # server name → (when this driver's last create or delete of it ended, whether it was a delete)
+        self._server_changes: dict[str, tuple[float, bool]] = {}
+        self._listing_locks: dict[str, threading.Lock] = {}
+        self._flavors = servers.Flavors()
+        self._department_locks: dict[str, threading.Lock] = {}  # code → see _department_lock
 
     # --- the contract --------------------------------------------------------------------------------
 
@@ -65,7 +85,29 @@ class OpenStackDriver(Driver):
         self._edge.run(self._check)
 
     def ensure_tenancy(self, tenancy: Tenancy) -> TenancyRef:
-        return self._run(tenancy, lambda: self._ensure_tenancy(tenancy))
+        code = tenancy.department_code
+        with self._lock:
+            ensuring = self._ensuring.setdefault(code, threading.Lock())
+            ensured = self._ensured.get(code)
+        known = ensured is not None and ensured[0] == tenancy
+        if not ensuring.acquire(blocking=not known):
+            # Another thread is bringing this very tenancy up to date: as it was a while ago will do.
+            assert ensured is not None
+            return ensured[2]
+        try:  # one at a time per department: those that waited find it freshly done
+            with self._lock:
+                ensured = self._ensured.get(code)
+            if ensured is not None:
+                asked, when, ref = ensured
+                if asked == tenancy and time.monotonic() - when < TENANCY_FRESH_SECONDS:
+                    return ref
+            began = time.monotonic()
+            ref = self._run(tenancy, lambda: self._ensure_tenancy(tenancy))
+            with self._lock:
+                self._ensured[code] = (tenancy, began, ref)
+            return ref
+        finally:
+            ensuring.release()
 
     def observe(self, key: ResourceKey, tenancy: Tenancy) -> Observed:
         return self._run(tenancy, lambda: self._observe(key, tenancy))
@@ -84,6 +126,7 @@ class OpenStackDriver(Driver):
         except BaseException:
             # The project may have been removed behind our back: look it up afresh next time.
             with self._lock:
+                self._ensured.pop(tenancy.department_code, None)
                 department = self._departments.pop(tenancy.department_code, None)
                 conn = self._project_connections.pop(department.project_id, None) if department else None
             if conn is not None:
@@ -110,14 +153,18 @@ class OpenStackDriver(Driver):
         with self._lock:
             conn = self._project_connections.get(department.project_id)
         if conn is None:
-            admin = self._admin_connection()
-            tenancy.ensure_role(admin, department.project_id, self.settings.project_role)
-            conn = admin.connect_as(project_id=department.project_id)
-            with self._lock:
-                self._project_connections[department.project_id] = conn
-                if len(self._project_connections) > MAX_PROJECT_CONNECTIONS:
-                    # Each holds a token and an HTTP pool; the least recently made one goes.
-                    self._project_connections.pop(next(iter(self._project_connections))).close()
+            with self._connecting:  # threads needing a new one wait for the one being made
+                with self._lock:
+                    conn = self._project_connections.get(department.project_id)
+                if conn is None:
+                    admin = self._admin_connection()
+                    tenancy.ensure_role(admin, department.project_id, self.settings.project_role)
+                    conn = admin.connect_as(project_id=department.project_id)
+                    with self._lock:
+                        self._project_connections[department.project_id] = conn
+                        if len(self._project_connections) > MAX_PROJECT_CONNECTIONS:
+                            # Each holds a token and an HTTP pool; the least recently made one goes.
+                            self._project_connections.pop(next(iter(self._project_connections))).close()
         return self._authenticate(conn)
 
     def _domain(self, admin: Connection) -> str:
@@ -137,7 +184,19 @@ class OpenStackDriver(Driver):
             )
         self._domain(admin)
 
+    def _department_lock(self, code: str) -> threading.Lock:
+        """Held by the one thread at a time that may change what a department's requests share (its project,
+        network and the network's QoS policy): looking and then changing is not atomic in OpenStack."""
+        with self._lock:
+            return self._department_locks.setdefault(code, threading.Lock())
+
     def _ensure_tenancy(self, wanted: Tenancy) -> TenancyRef:
+        # Two threads that both found no network would each make one (Neutron allows two of a name; the
+        # second would be neither used nor deleted), and the second project would be refused.
+        with self._department_lock(wanted.department_code):
+            return self._set_up_tenancy(wanted)
+
+    def _set_up_tenancy(self, wanted: Tenancy) -> TenancyRef:
         admin = self._admin_connection()
         domain = self._domain(admin)
         project = tenancy.ensure_project(admin, domain, wanted)
@@ -174,6 +233,65 @@ class OpenStackDriver(Driver):
             self._departments[wanted.department_code] = department
         return department
 
+    def _listed_server(
+        self, department: tenancy.Department, key: ResourceKey
+    ) -> tuple[Connection, dict[str, list[Server]], bool]:
+        """(project connection, a listing of the department's servers, whether this driver has asked Nova to
+        delete ``key``'s server since it began). The listing is shared with other calls (see
+        SERVER_LISTING_FRESH_SECONDS) but never older than this driver's own last create of that server."""
+        conn = self._project_connection(department)
+        with self._lock:
+            change = self._server_changes.get(key.name)
+        not_before = time.monotonic() - SERVER_LISTING_FRESH_SECONDS
+        if change is not None and not change[1]:
+            not_before = max(not_before, change[0])  # made by us: only a listing begun since shows it
+        began, listed = self._server_listing(department.project_id, conn, not_before)
+        return conn, listed, change is not None and change[1] and began < change[0]
+
+    def _observe_server(self, department: tenancy.Department, key: ResourceKey) -> Observed:
+        conn, listed, deleted_since = self._listed_server(department, key)
+        seen = servers.observe(conn, key, listed)
+        # Nova marks a server deleting before it answers the DELETE.
+        return replace(seen, state=State.deleting) if deleted_since else seen
+
+    def _delete_server(self, department: tenancy.Department, key: ResourceKey) -> None:
+        conn, listed, deleted_since = self._listed_server(department, key)
+        if deleted_since:
+            return  # asked already
+        asked = True  # unless known otherwise: a failed call may still have reached Nova
+        try:
+            asked = servers.delete(conn, key, listed)
+        finally:
+            if asked:
+                self._server_changed(key.name, deleted=True)
+
+    def _server_listing(
+        self, project_id: str, conn: Connection, not_before: float
+    ) -> tuple[float, dict[str, list[Server]]]:
+        """(when it began, servers by name): the project's last listing if it began at ``not_before`` or
+        later, else a new one. Callers arriving while the project is being listed wait for that listing."""
+        with self._lock:
+            lock = self._listing_locks.setdefault(project_id, threading.Lock())
+        with lock:
+            with self._lock:
+                kept = self._listings.get(project_id)
+            if kept is not None and kept[0] >= not_before:
+                return kept
+            began = time.monotonic()
+            listed = servers.listing(conn)
+            with self._lock:
+                self._listings[project_id] = (began, listed)
+            return began, listed
+
+    def _server_changed(self, name: str, *, deleted: bool) -> None:
+        now = time.monotonic()
+        with self._lock:
+            # A change older than any listing still usable no longer matters.
+            stale = now - 60 * SERVER_LISTING_FRESH_SECONDS
+            for old in [n for n, (when, _) in self._server_changes.items() if when < stale]:
+                del self._server_changes[old]
+            self._server_changes[name] = (now, deleted)
+
     def _network(self, department: tenancy.Department) -> Network | None:
         return tenancy.find_network(self._admin_connection(), department.project_id, department.code)
 
@@ -182,7 +300,7 @@ class OpenStackDriver(Driver):
         if department is None:
             return Observed.absent()
         if key.kind is Kind.server:
-            return servers.observe(self._project_connection(department), key)
+            return self._observe_server(department, key)
         if key.kind is Kind.volume:
             conn = self._project_connection(department)
             volume = volumes.find(conn, key)
@@ -206,17 +324,26 @@ class OpenStackDriver(Driver):
                 raise TemporaryError(f"department {wanted.department_code} was set up but is not found yet")
         admin = self._admin_connection()
         if isinstance(spec, ServerSpec):
-            return servers.create(self._project_connection(department), admin, key, spec, network.id)
+            try:
+                conn = self._project_connection(department)
+                return servers.create(conn, admin, key, spec, network.id, self._flavors)
+            finally:
+                self._server_changed(key.name, deleted=False)
         if isinstance(spec, VolumeSpec):
             return volumes.create(self._project_connection(department), key, spec, self.settings.volume_types)
-        return bandwidth.create(admin, department.project_id, network, key, spec)
+        # Two limits attached side by side would both succeed (last writer wins, even with If-Match: Neutron
+        # checks the revision before its update, not in it) and both read as applied: one at a time, each
+        # looking at the network as it is once its turn comes.
+        with self._department_lock(department.code):
+            network = self._network(department) or network
+            return bandwidth.create(admin, department.project_id, network, key, spec)
 
     def _delete(self, key: ResourceKey, wanted: Tenancy) -> None:
         department = self._department(wanted)
         if department is None:
             return  # no project, so nothing of the department's is left
         if key.kind is Kind.server:
-            servers.delete(self._project_connection(department), key)
+            self._delete_server(department, key)
         elif key.kind is Kind.volume:
             volumes.delete(self._project_connection(department), key)
         else:

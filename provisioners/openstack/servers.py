@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from openstack import exceptions as os_exceptions
@@ -12,6 +15,9 @@ from openstack.connection import Connection
 from provisioners.base import Observed, PermanentError, ResourceKey, ServerSpec, State, TemporaryError
 from provisioners.openstack.apis import oldest, or_none
 
+# A flavor looked up for a size is used again for this long (flavors seldom change; one refused is looked
+# up again at once).
+FLAVOR_FRESH_SECONDS = 300.0
 BUILDING = {
     "BUILD",
     "REBUILD",
@@ -33,13 +39,31 @@ def find(conn: Connection, key: ResourceKey) -> Server | None:
     return oldest(s for s in conn.compute.servers(details=True, name=key.name) if s.name == key.name)
 
 
-def observe(conn: Connection, key: ResourceKey) -> Observed:
-    server = find(conn, key)
+def exists(conn: Connection, key: ResourceKey) -> bool:
+    """Whether Nova has a server of this name. Nova's index view: without the details, so without the
+    Neutron calls Nova makes for them."""
+    return any(s.name == key.name for s in conn.compute.servers(details=False, name=key.name))
+
+
+def listing(conn: Connection) -> dict[str, list[Server]]:
+    """Every cloudsvc server of the connection's project, by name: one call that many observations share."""
+    found: dict[str, list[Server]] = {}
+    for server in conn.compute.servers(details=True, name="^cs-"):
+        found.setdefault(server.name, []).append(server)
+    return found
+
+
+def observe(conn: Connection, key: ResourceKey, listed: Mapping[str, list[Server]] | None = None) -> Observed:
+    """What Nova has for ``key``: looked up by name, or in ``listed`` (a recent listing) when given."""
+    server = find(conn, key) if listed is None else oldest(listed.get(key.name, ()))
     if server is None:
         return Observed.absent()
     if (server.status or "").upper() == "ERROR" and not server.fault:
-        # Nova's list leaves the fault out; the server's own GET has it.
-        server = conn.compute.get_server(server.id)
+        # Nova's list leaves the fault out; the server's own GET has it (unless it went since the list).
+        listed_id = server.id
+        server = or_none(lambda: conn.compute.get_server(listed_id))
+        if server is None:
+            return Observed.absent()
     return observed(server)
 
 
@@ -93,6 +117,26 @@ def _matching_flavor(admin: Connection, spec: ServerSpec) -> Flavor | None:
     return oldest(f for f in admin.compute.flavors(details=True, is_public=True) if fits(f))
 
 
+class Flavors:
+    """Flavors by size, remembered for FLAVOR_FRESH_SECONDS after being looked up (or made)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[tuple[int, int, int], tuple[float, Flavor]] = {}
+
+    def get(self, admin: Connection, spec: ServerSpec, *, fresh: bool = False) -> tuple[Flavor, bool]:
+        """The flavor for ``spec``, and whether it was looked up just now (rather than remembered)."""
+        size = (spec.vcpus, spec.ram_mb, spec.disk_gb)
+        with self._lock:
+            known = self._known.get(size)
+        if known is not None and not fresh and time.monotonic() - known[0] < FLAVOR_FRESH_SECONDS:
+            return known[1], False
+        flavor = flavor_for(admin, spec)
+        with self._lock:
+            self._known[size] = (time.monotonic(), flavor)
+        return flavor, True
+
+
 def flavor_for(admin: Connection, spec: ServerSpec) -> Flavor:
     """A public flavor of exactly this size, created when the cloud has none."""
     flavor = _matching_flavor(admin, spec)
@@ -127,25 +171,47 @@ def _image_id(conn: Connection, image: str) -> str:
 
 
 def create(
-    conn: Connection, admin: Connection, key: ResourceKey, spec: ServerSpec, network_id: str
+    conn: Connection, admin: Connection, key: ResourceKey, spec: ServerSpec, network_id: str, flavors: Flavors
 ) -> Observed:
-    existing = observe(conn, key)
-    if existing.state is not State.absent:
-        return existing
+    if exists(conn, key):
+        return observe(conn, key)
     image_id = _image_id(conn, spec.image)
-    flavor = flavor_for(admin, spec)
-    server = conn.compute.create_server(
-        name=key.name,
-        image_id=image_id,
-        flavor_id=flavor.id,
-        networks=[{"uuid": network_id}],
-        metadata=metadata(key),
-    )
-    # The POST answers with little more than the id; read it back for the status and the flavor.
-    return observed(conn.compute.get_server(server.id))
+
+    def post(flavor: Flavor) -> Server:
+        return conn.compute.create_server(
+            name=key.name,
+            image_id=image_id,
+            flavor_id=flavor.id,
+            networks=[{"uuid": network_id}],
+            metadata=metadata(key),
+        )
+
+    flavor, looked_up = flavors.get(admin, spec)
+    try:
+        server = post(flavor)
+    except os_exceptions.BadRequestException:
+        if looked_up:
+            raise
+        # A remembered flavor may have been deleted since: look again, once (a 400 made no server).
+        flavor, _ = flavors.get(admin, spec, fresh=True)
+        server = post(flavor)
+    # The POST answers with little more than the id: the server is building; the next look tells the rest.
+    details = {
+        "status": "BUILD",
+        "project_id": conn.current_project_id,
+        "image_id": image_id,
+        "flavor": {"name": flavor.name, "vcpus": flavor.vcpus, "ram_mb": flavor.ram, "disk_gb": flavor.disk},
+    }
+    return Observed(State.building, server.id, details=details)
 
 
-def delete(conn: Connection, key: ResourceKey) -> None:
-    server = find(conn, key)
-    if server is not None and server.task_state != "deleting":
-        conn.compute.delete_server(server.id, ignore_missing=True)
+def delete(conn: Connection, key: ResourceKey, listed: Mapping[str, list[Server]] | None = None) -> bool:
+    """True if Nova was asked to delete the server now. A server in ``listed`` (a recent listing) is taken
+    from there; one not in it is looked up afresh, in case it was made after the listing."""
+    server = oldest(listed.get(key.name, ())) if listed is not None else None
+    if server is None:
+        server = find(conn, key)
+    if server is None or server.task_state == "deleting":
+        return False
+    conn.compute.delete_server(server.id, ignore_missing=True)
+    return True

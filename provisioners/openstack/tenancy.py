@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from openstack import exceptions as os_exceptions
 from openstack.connection import Connection
 from openstack.identity.v3.project import Project
 from openstack.network.v2.network import Network
@@ -68,13 +69,19 @@ def ensure_project(admin: Connection, domain: str, tenancy: Tenancy) -> Project:
     description = f"cloudsvc department {tenancy.department_code}: {tenancy.department_name}"
     project = find_project(admin, domain, tenancy.department_code)
     if project is None:
-        return identity(admin).create_project(
-            name=project_name(tenancy.department_code),
-            domain_id=domain,
-            description=description,
-            tags=["cloudsvc", department_tag(tenancy.department_code)],
-            is_enabled=True,
-        )
+        try:
+            return identity(admin).create_project(
+                name=project_name(tenancy.department_code),
+                domain_id=domain,
+                description=description,
+                tags=["cloudsvc", department_tag(tenancy.department_code)],
+                is_enabled=True,
+            )
+        except os_exceptions.ConflictException:
+            # Another worker made it first (names are unique in a domain): use that one.
+            project = find_project(admin, domain, tenancy.department_code)
+            if project is None:  # the name is taken by a project that is not the department's
+                raise
     # cloudsvc is the record of what a department is: a renamed department or a project disabled by hand
     # is brought back in line.
     if project.description != description or not project.is_enabled:
