@@ -52,7 +52,7 @@ def plan_waves(problem: PlanningProblem, *, method: str = "auto", time_limit_s: 
     limit = problem.max_waves
     if limit is not None:
         _check_limit(instance, earliest, lower, limit)
-    greedy = best_schedule(instance, tails, limit)
+    greedy = best_schedule(instance, tails, lower, limit, budget_s=time_limit_s / 4)
     greedy_last = max(greedy) if greedy is not None else None
     horizon = greedy_last if greedy_last is not None else limit
     assert horizon is not None  # without max_waves the heuristic always finds a plan
