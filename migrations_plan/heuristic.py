@@ -11,6 +11,7 @@ in the inventory, up to heap operations.
 from __future__ import annotations
 
 import heapq
+import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -21,6 +22,8 @@ from migrations_plan.instance import Instance
 # After this many groups in a row that do not fit, a wave counts as full: scanning the rest of a long ready
 # list for a small enough group costs more than it gains on large inventories.
 MISSES_BEFORE_FULL = 64
+
+RESTARTS = 200  # randomised runs at most, within the time budget
 
 Priority = Callable[[int], tuple[float, ...]]
 
@@ -92,6 +95,10 @@ def _by_deadline(latest: Sequence[int], tails: Sequence[int], peak: Sequence[flo
     return lambda g: (latest[g], -tails[g], -peak[g])
 
 
+def _blurred(latest: Sequence[int], blur: Sequence[float], peak: Sequence[float]) -> Priority:
+    return lambda g: (latest[g] + blur[g], -peak[g])
+
+
 def best_schedule(
     instance: Instance, tails: Sequence[int], lower: int, limit: int | None, budget_s: float
 ) -> list[int] | None:
@@ -101,7 +108,7 @@ def best_schedule(
     bound up, each group's latest wave that still lets the plan end by T given its successors' blackouts
     (``latest_waves``), least slack first. Deadlines see what tails cannot: a finance system that must
     move before tax season closes its window. The sweep stops at the bound, once the target reaches the
-    best plan, or when the budget is spent.
+    best plan, or when the budget is spent; randomised restarts follow (below).
     """
     stop = time.monotonic() + budget_s
     peak, fill = _sizes(instance)
@@ -118,4 +125,16 @@ def best_schedule(
         if waves is not None and (best is None or max(waves) < max(best)):
             best = waves
         target += 1
+    # Randomised restarts with what is left of the budget: a random target below the best plan, and
+    # deadlines blurred by up to two waves, which lets groups of similar urgency trade places.
+    rng = random.Random(0)  # noqa: S311 - search diversity, not secrets; seeded: same problem, same plan
+    for _ in range(RESTARTS):
+        goal = max(best) - 1 if best is not None else limit
+        if goal is None or goal < lower or time.monotonic() > stop:
+            break
+        latest = latest_waves(instance, rng.randint(lower, goal))
+        blur = [rng.random() * rng.choice((0, 1, 2)) for _ in latest]
+        waves = schedule(instance, _blurred(latest, blur, peak), limit)
+        if waves is not None and (best is None or max(waves) < max(best)):
+            best = waves
     return best

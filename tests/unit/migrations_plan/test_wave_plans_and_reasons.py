@@ -90,14 +90,16 @@ def test_no_systems_make_an_empty_plan() -> None:
 def test_auto_uses_cp_sat_only_when_the_heuristic_misses_the_bound() -> None:
     easy = problem([system("a"), system("b")], [dep("b", "a")])
     assert plan_waves(easy).method == "heuristic"
-    # found by random search: greedy packing plus a chain makes the heuristic end one wave late
+    # found by random search: greedy packing plus a chain keep the heuristic above the bound (4), while
+    # the optimum is 5, so only CP-SAT can prove it
     packing = problem(
         [system(f"s{i}", vcpus=v) for i, v in enumerate([9, 5, 6, 6, 6, 2, 5])],
         [dep("s5", "s1", "before"), dep("s6", "s3", "not_after")],
         capacity=WaveCapacity(systems=5, vcpus=10, storage_gb=10_000, cutover_hours=100.0),
     )
     heuristic = plan_waves(packing, method="heuristic")
-    assert (heuristic.last_wave, heuristic.lower_bound, heuristic.optimal) == (6, 4, False)
+    assert heuristic.last_wave >= 5
+    assert (heuristic.lower_bound, heuristic.optimal) == (4, False)
     auto = plan_waves(packing)
     assert (auto.method, auto.last_wave, auto.optimal, auto.lower_bound) == ("cp-sat", 5, True, 5)
     assert violations(packing, auto) == []
