@@ -197,7 +197,7 @@ def matches(selector: str, labels: dict[str, str]) -> bool:
 class Fault:
     """The next ``times`` requests whose method and path match answer ``status`` or are reset."""
 
-    method: str
+    method: str  # or "*" for any
     path: str  # a regular expression searched in the path
     status: int | None = 503
     reset: bool = False
@@ -685,7 +685,7 @@ class Emulator:
     def _fault(self, method: str, path: str) -> Fault | None:
         with self.cluster.lock:
             for fault in self.cluster.faults:
-                if fault.method == method and re.search(fault.path, path) and fault.times > 0:
+                if fault.method in (method, "*") and re.search(fault.path, path) and fault.times > 0:
                     fault.times -= 1
                     return fault
         return None
