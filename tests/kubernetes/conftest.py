@@ -1,4 +1,4 @@
-"""The API emulator (tests/kubernetes/emulator.py) served on a loopback port for each test, with the
+"""The API emulator (tests/kubernetes/emulator/) served on a loopback port for each test, with the
 official schemas checking every object written, a kubeconfig pointing at it, and drivers for it."""
 
 from __future__ import annotations

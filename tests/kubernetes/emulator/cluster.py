@@ -1,194 +1,34 @@
-"""A Kubernetes API emulator: NOT A KUBE-APISERVER. A small real HTTP server on a loopback port, for the
-paths the Kubernetes driver uses, with the API server's semantics where the driver depends on them.
-
-No real kube-apiserver can run on these machines, so the driver is tested through the official client
-against this. What it does, as the API server does:
-
-- JSON over the real REST paths (/api/v1/…, /apis/<group>/<version>/…, namespaced and cluster-scoped);
-  errors are ``Status`` objects with the API server's reasons, codes and message formats: 404 NotFound,
-  409 AlreadyExists on a name clash, 409 Conflict on a stale resourceVersion, 422 Invalid, 403 Forbidden;
-- uid, creationTimestamp, resourceVersion (one counter for everything) and generation on every object;
-  a PUT with a stale resourceVersion is refused; status is not written through create or update;
-- label selectors (=, ==, !=, in, notin, exists, !exists) on lists;
-- objects in a namespace need the namespace; deleting a namespace deletes everything in it (and, with
-  ``hold_terminating``, leaves it Terminating, refusing new content with 403, until ``finish_terminating``);
-- deleting an object deletes what names it as owner (garbage collection, at once);
-- ResourceQuota admission for persistentvolumeclaims, requests.storage, count/<resource> and the
-  requests/limits of pods: over the quota is a 403 Forbidden with the API server's exact message;
-- every object written is checked by ``validate`` (the tests pass the official OpenAPI schemas and the
-  KubeVirt CRD schema) and refused with 422 Invalid when it does not conform;
-- controllers, standing in for the cluster's: a VirtualMachine gets a VirtualMachineInstance with an
-  address and becomes Running (or ErrImagePull for an image in ``broken_images``); a Deployment gets its
-  pods (through quota admission: refused, it shows ReplicaFailure) and reports them ready; a claim binds
-  (unless its StorageClass waits for a first consumer); ``hold`` keeps kinds from becoming ready.
-
-What it does NOT do is listed in provisioners/kubernetes/README.md ("What the emulator does not cover").
-Faults can be injected (``fail``): an HTTP status with a Status body, or a connection reset.
-"""
+"""The emulated cluster: objects, ResourceQuota admission, and stand-ins for the controllers."""
 
 from __future__ import annotations
 
 import copy
-import json
-import re
-import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from kubernetes.utils import parse_quantity
 
-Obj = dict[str, Any]
-TOKEN = "emulator-token"  # the one bearer token the emulator takes
-Validator = Callable[[Obj], list[str]]
-
-
-@dataclass(frozen=True)
-class Resource:
-    group_version: str  # "v1", "apps/v1" …
-    plural: str
-    kind: str
-    namespaced: bool = True
-
-    @property
-    def group(self) -> str:
-        return self.group_version.rpartition("/")[0]
-
-    @property
-    def qualified(self) -> str:
-        """How the API server names the resource in messages: ``deployments.apps``, ``pods``."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
-
-RESOURCES = [
-    Resource("v1", "namespaces", "Namespace", namespaced=False),
-    Resource("v1", "resourcequotas", "ResourceQuota"),
-    Resource("v1", "limitranges", "LimitRange"),
-    Resource("v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
-    Resource("v1", "configmaps", "ConfigMap"),
-    Resource("v1", "pods", "Pod"),
-    Resource("networking.k8s.io/v1", "networkpolicies", "NetworkPolicy"),
-    Resource("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding"),
-    Resource("apps/v1", "deployments", "Deployment"),
-    Resource("storage.k8s.io/v1", "storageclasses", "StorageClass", namespaced=False),
-    Resource("kubevirt.io/v1", "virtualmachines", "VirtualMachine"),
-    Resource("kubevirt.io/v1", "virtualmachineinstances", "VirtualMachineInstance"),
-]
-BY_PATH = {(r.group_version, r.plural): r for r in RESOURCES}
-BY_KIND = {r.kind: r for r in RESOURCES}
-WITH_STATUS = {"Namespace", "ResourceQuota", "PersistentVolumeClaim", "Pod", "Deployment"} | {
-    "VirtualMachine",
-    "VirtualMachineInstance",
-}
-# Kinds whose DELETE answers with the object (as their registries do), not with a Status.
-RETURN_DELETED = {"Namespace", "PersistentVolumeClaim", "Pod", "ResourceQuota", "VirtualMachine"} | {
-    "VirtualMachineInstance"
-}
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
-
-
-class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None) -> None:
-        super().__init__(message)
-        self.status: Obj = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": message,
-            "reason": reason,
-            "code": code,
-        }
-        if details is not None:
-            self.status["details"] = details
-
-
-def _details(resource: Resource, name: str) -> Obj:
-    details = {"name": name, "kind": resource.plural}
-    if resource.group:
-        details["group"] = resource.group
-    return details
-
-
-def not_found(resource: Resource, name: str) -> ApiError:
-    return ApiError(404, "NotFound", f'{resource.qualified} "{name}" not found', _details(resource, name))
-
-
-def forbidden(resource: Resource, name: str, why: str) -> ApiError:
-    return ApiError(
-        403, "Forbidden", f'{resource.qualified} "{name}" is forbidden: {why}', _details(resource, name)
-    )
-
-
-def invalid(resource: Resource, name: str, causes: list[str]) -> ApiError:
-    kind = f"{resource.kind}.{resource.group}" if resource.group else resource.kind
-    message = f'{kind} "{name}" is invalid: ' + (causes[0] if len(causes) == 1 else f"[{', '.join(causes)}]")
-    details = {**_details(resource, name), "kind": resource.kind, "causes": [{"message": c} for c in causes]}
-    return ApiError(422, "Invalid", message, details)
-
-
-def format_quantity(value: Decimal, like: str) -> str:
-    """A quantity the way the API server prints one: in the binary suffixes when ``like`` used them,
-    with the largest suffix that keeps it whole; milli-units for fractions."""
-    if value != value.to_integral_value():
-        return f"{int(value * 1000)}m"
-    whole = int(value)
-    if any(like.endswith(suffix) for suffix in BINARY):
-        for suffix, power in sorted(BINARY.items(), key=lambda item: -item[1]):
-            if whole and whole % (1024**power) == 0:
-                return f"{whole // 1024**power}{suffix}"
-    return str(whole)
-
-
-# --- label selectors ---------------------------------------------------------------------------------
-
-
-def _requirements(selector: str) -> Iterator[str]:
-    depth, start = 0, 0
-    for i, char in enumerate(selector):
-        depth += char == "("
-        depth -= char == ")"
-        if char == "," and depth == 0:
-            yield selector[start:i].strip()
-            start = i + 1
-    if selector[start:].strip():
-        yield selector[start:].strip()
-
-
-def matches(selector: str, labels: dict[str, str]) -> bool:
-    for requirement in _requirements(selector):
-        set_based = re.fullmatch(r"(\S+)\s+(in|notin)\s+\((.*)\)", requirement)
-        if set_based:
-            key, op, values = set_based.groups()
-            allowed = {v.strip() for v in values.split(",")}
-            if (op == "in") != (labels.get(key) in allowed):
-                return False
-        elif "!=" in requirement:
-            key, value = requirement.split("!=", 1)
-            if labels.get(key.strip()) == value.strip():
-                return False
-        elif "=" in requirement:
-            key, value = requirement.replace("==", "=").split("=", 1)
-            if labels.get(key.strip()) != value.strip():
-                return False
-        elif requirement.startswith("!"):
-            if requirement[1:].strip() in labels:
-                return False
-        elif requirement not in labels:
-            return False
-    return True
-
+from tests.kubernetes.emulator.api import (
+    BY_KIND,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    LABEL_NAME,
+    LABEL_VALUE,
+    RESOURCES,
+    WITH_STATUS,
+    ApiError,
+    Obj,
+    Resource,
+    Validator,
+    details_of,
+    forbidden,
+    format_quantity,
+    invalid,
+    not_found,
+)
 
 # --- the emulated cluster ----------------------------------------------------------------------------
 
@@ -291,7 +131,7 @@ class Cluster:
                     409,
                     "AlreadyExists",
                     f'{resource.qualified} "{name}" already exists',
-                    _details(resource, name),
+                    details_of(resource, name),
                 )
             if admit and namespace is not None:
                 self._admit(resource, namespace, name, body)
@@ -332,7 +172,7 @@ class Cluster:
                     "Conflict",
                     f'Operation cannot be fulfilled on {resource.qualified} "{name}": the object has been '
                     "modified; please apply your changes to the latest version and try again",
-                    _details(resource, name),
+                    details_of(resource, name),
                 )
             if resource.kind == "RoleBinding" and body.get("roleRef") != current.get("roleRef"):
                 raise invalid(resource, name, ["roleRef: Invalid value: cannot change roleRef"])
@@ -591,232 +431,3 @@ def _pod_amount(pod: Obj, name: str) -> Decimal:
         amounts = (container.get("resources") or {}).get(which) or {}
         total += parse_quantity(amounts.get(resource, "0"))
     return total
-
-
-# --- HTTP --------------------------------------------------------------------------------------------
-
-
-def _route(path: str) -> tuple[Resource, str | None, str | None]:
-    """(resource, namespace, name) of a REST path."""
-    parts = [p for p in path.split("/") if p]
-    if parts[:2] == ["api", "v1"]:
-        group_version, rest = "v1", parts[2:]
-    elif parts[:1] == ["apis"] and len(parts) >= 3:
-        group_version, rest = f"{parts[1]}/{parts[2]}", parts[3:]
-    else:
-        raise LookupError(path)
-    namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces":
-        namespace, rest = rest[1], rest[2:]
-    if not 1 <= len(rest) <= 2 or (group_version, rest[0]) not in BY_PATH:
-        raise LookupError(path)
-    resource = BY_PATH[(group_version, rest[0])]
-    if resource.namespaced != (namespace is not None) and not (len(rest) == 1 and namespace is None):
-        raise LookupError(path)
-    return resource, namespace, rest[1] if len(rest) == 2 else None
-
-
-class Emulator:
-    """The cluster served over HTTP on 127.0.0.1 in a thread; ``kubeconfig`` writes a file to reach it."""
-
-    def __init__(self, cluster: Cluster | None = None) -> None:
-        self.cluster = cluster or Cluster()
-        emulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the tests read emulator.cluster.log instead
-
-            def do_GET(self) -> None:
-                emulator.handle(self, "GET")
-
-            def do_POST(self) -> None:
-                emulator.handle(self, "POST")
-
-            def do_PUT(self) -> None:
-                emulator.handle(self, "PUT")
-
-            def do_DELETE(self) -> None:
-                emulator.handle(self, "DELETE")
-
-            def do_PATCH(self) -> None:
-                emulator.handle(self, "PATCH")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="k8s-emulator", daemon=True)
-
-    def __enter__(self) -> Emulator:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-    def kubeconfig(self, path: Path, *, context: str = "emulator", token: str = TOKEN) -> Path:
-        document = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "cloudsvc", "user": {"token": token}}],
-            "contexts": [
-                {"name": context, "context": {"cluster": "emulator", "user": "cloudsvc"}},
-                {
-                    "name": "elsewhere",
-                    "context": {"cluster": "emulator", "user": "cloudsvc", "namespace": "x"},
-                },
-            ],
-            "current-context": context,
-        }
-        path.write_text(json.dumps(document))  # JSON is YAML
-        return path
-
-    def fail(
-        self, method: str, path: str, *, status: int | None = 503, reset: bool = False, times: int = 1
-    ) -> None:
-        with self.cluster.lock:
-            self.cluster.faults.append(Fault(method, path, status, reset, times))
-
-    def _fault(self, method: str, path: str) -> Fault | None:
-        with self.cluster.lock:
-            for fault in self.cluster.faults:
-                if fault.method in (method, "*") and re.search(fault.path, path) and fault.times > 0:
-                    fault.times -= 1
-                    return fault
-        return None
-
-    def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
-        url = urlsplit(request.path)
-        url = url._replace(path=url.path.rstrip("/") or "/")
-        length = int(request.headers.get("Content-Length") or 0)
-        raw = request.rfile.read(length) if length else b""
-        self.cluster.log.append((method, url.path))
-        fault = self._fault(method, url.path)
-        if fault is not None and fault.reset:
-            # An abortive close (RST), as a crashed or overloaded proxy does.
-            request.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-            )
-            request.close_connection = True
-            request.connection.close()
-            return
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self._send(request, 401, ApiError(401, "Unauthorized", "Unauthorized").status)
-            return
-        if fault is not None and fault.status is not None:
-            error = ApiError(fault.status, "InternalError", f"injected fault on {method} {url.path}")
-            self._send(request, fault.status, error.status)
-            return
-        try:
-            code, body = self._answer(method, url.path, parse_qs(url.query), raw)
-        except ApiError as exc:
-            code, body = exc.status["code"], exc.status
-        except LookupError:
-            request.send_response(404)
-            payload = b"404 page not found\n"
-            request.send_header("Content-Type", "text/plain; charset=utf-8")
-            request.send_header("Content-Length", str(len(payload)))
-            request.end_headers()
-            request.wfile.write(payload)
-            return
-        self._send(request, code, body)
-
-    @staticmethod
-    def _send(request: BaseHTTPRequestHandler, code: int, body: Obj) -> None:
-        payload = json.dumps(body).encode()
-        request.send_response(code)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(payload)))
-        request.end_headers()
-        request.wfile.write(payload)
-
-    def _answer(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> tuple[int, Obj]:
-        cluster = self.cluster
-        if path == "/version" and method == "GET":
-            return 200, {
-                "major": "1",
-                "minor": "31",
-                "gitVersion": "v1.31.0-emulated",
-                "gitCommit": "0" * 40,
-                "gitTreeState": "clean",
-                "buildDate": "2026-01-01T00:00:00Z",
-                "goVersion": "go1.22.5",
-                "compiler": "gc",
-                "platform": "linux/amd64",
-            }
-        if path.rstrip("/") == "/apis/kubevirt.io/v1" and method == "GET":
-            return 200, {
-                "kind": "APIResourceList",
-                "apiVersion": "v1",
-                "groupVersion": "kubevirt.io/v1",
-                "resources": [
-                    {
-                        "name": r.plural,
-                        "kind": r.kind,
-                        "namespaced": True,
-                        "singularName": "",
-                        "verbs": ["get"],
-                    }
-                    for r in RESOURCES
-                    if r.group == "kubevirt.io"
-                ],
-            }
-        resource, namespace, name = _route(path)
-        with cluster.lock:
-            if method == "GET" and name is None:
-                selector = (query.get("labelSelector") or [""])[0]
-                items = [
-                    self._shown(obj)
-                    for obj in cluster.items(resource.kind, namespace)
-                    if not selector or matches(selector, obj["metadata"].get("labels") or {})
-                ]
-                if not resource.group.endswith("kubevirt.io"):
-                    for item in items:  # built-in lists carry no kind per item
-                        item.pop("kind", None)
-                        item.pop("apiVersion", None)
-                listed = {"kind": f"{resource.kind}List", "apiVersion": resource.group_version}
-                return 200, {**listed, "metadata": {"resourceVersion": str(cluster.version)}, "items": items}
-            if method == "GET" and name is not None:
-                found = cluster.get(resource.kind, name, namespace)
-                if found is None:
-                    raise not_found(resource, name)
-                return 200, self._shown(found)
-            if method == "POST" and name is None:
-                return 201, self._shown(cluster.create(resource, namespace, _json(raw)))
-            if method == "PUT" and name is not None:
-                return 200, self._shown(cluster.replace(resource, namespace, name, _json(raw)))
-            if method == "DELETE" and name is not None:
-                gone = cluster.delete(resource, namespace, name)
-                if resource.kind in RETURN_DELETED:
-                    return 200, self._shown(gone)
-                return 200, {
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "metadata": {},
-                    "status": "Success",
-                    "details": {**_details(resource, name), "uid": gone["metadata"]["uid"]},
-                }
-        raise ApiError(
-            405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
-        )
-
-    def _shown(self, obj: Obj) -> Obj:
-        shown = copy.deepcopy(obj)
-        if obj["kind"] == "ResourceQuota":
-            shown["status"] = self.cluster.quota_status(obj)
-        return shown
-
-
-def _json(raw: bytes) -> Obj:
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, "BadRequest", f"the body of the request was in an unknown format: {exc}") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
-    return body
