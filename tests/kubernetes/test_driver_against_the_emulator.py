@@ -3,6 +3,8 @@ and what goes in it, servers, volumes and bandwidth, each idempotent by its requ
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from provisioners.base import (
@@ -375,3 +377,33 @@ def test_a_namespace_being_terminated_is_waited_for(driver: KubernetesDriver, em
         driver.create(volume(), VolumeSpec(1, "ssd"), department)
     emulator.cluster.finish_terminating()
     assert driver.create(volume(), VolumeSpec(1, "ssd"), department).state is State.ready
+
+
+# --- racing workers ----------------------------------------------------------------------------------
+
+
+def test_two_workers_racing_make_one_of_everything(make_driver: DriverFactory, emulator: Emulator) -> None:
+    """Each worker builds its own driver; both ensure the tenancy and create the same keys at once."""
+    department = tenancy()
+    drivers = [make_driver(), make_driver()]
+    errors: list[BaseException] = []
+
+    def work(driver: KubernetesDriver) -> None:
+        try:
+            driver.ensure_tenancy(department)
+            for index in range(3):
+                driver.create(server(index=index), SERVER, department)
+            driver.create(volume(), VolumeSpec(5, "ssd"), department)
+        except BaseException as exc:  # collected, so that the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(d,)) for d in drivers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert names(emulator, "Namespace", None).count(NS) == 1
+    assert names(emulator, "VirtualMachine") == ["cs-req1-0", "cs-req1-1", "cs-req1-2"]
+    assert names(emulator, "PersistentVolumeClaim") == ["cs-vol1-0"]
+    assert names(emulator, "ResourceQuota") == ["cloudsvc-quota"]
