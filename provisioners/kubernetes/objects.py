@@ -100,18 +100,21 @@ def quota_hard(limits: Mapping[str, int | None], settings: KubernetesSettings) -
     """cloudsvc's quota as a ResourceQuota's ``hard``; a class without a limit of its own is left out.
 
     cpu and memory are capped on requests and limits alike (the LimitRange makes every container state
-    both); servers count as VirtualMachines or Deployments; root disks on DataVolumes are PVCs too, so
-    the PVC count allows one per server on top of the volumes (cloudsvc counts root disks in volume_gb
-    as well, so requests.storage needs nothing added).
+    both); in vm mode memory allows each server KubeVirt's launcher overhead too. Servers count as
+    VirtualMachines or Deployments; root disks on DataVolumes are PVCs too, so the PVC count allows one
+    per server on top of the volumes (cloudsvc counts root disks in volume_gb as well, so
+    requests.storage needs nothing added).
     """
     hard: dict[str, str] = {}
+    servers = limits.get("servers")
     if (vcpus := limits.get("vcpus")) is not None:
         hard["requests.cpu"] = hard["limits.cpu"] = str(vcpus)
     if (ram := limits.get("ram_mb")) is not None:
+        if settings.workload == "vm" and servers is not None:
+            ram += servers * settings.vm_memory_overhead_mb  # the launcher pods' share beyond the guests'
         hard["requests.memory"] = hard["limits.memory"] = f"{ram}Mi"
     if (gb := limits.get("volume_gb")) is not None:
         hard["requests.storage"] = f"{gb}Gi"
-    servers = limits.get("servers")
     if servers is not None:
         counted = "virtualmachines.kubevirt.io" if settings.workload == "vm" else "deployments.apps"
         hard[f"count/{counted}"] = str(servers)

@@ -38,6 +38,7 @@ KNOWN = {
     "image_source",
     "storage_classes",
     "root_storage_class",
+    "vm_memory_overhead_mb",
     "department_role",
     "group_prefix",
     "namespace_prefix",
@@ -64,6 +65,7 @@ class KubernetesSettings:
     image_source: str = "registry"
     storage_classes: Mapping[str, str | None] = field(default_factory=lambda: {"standard": None})
     root_storage_class: str | None = None
+    vm_memory_overhead_mb: int = 320
     department_role: str = "edit"
     group_prefix: str = "cloudsvc:dept:"
     namespace_prefix: str = "dept-"
@@ -173,6 +175,7 @@ def parse_settings(raw: Mapping[str, Any]) -> KubernetesSettings:
         image_source=_choice(raw, "image_source", IMAGE_SOURCES),
         storage_classes=_storage_classes(raw),
         root_storage_class=_class_name(raw.get("root_storage_class"), "root_storage_class"),
+        vm_memory_overhead_mb=int(_number(raw, "vm_memory_overhead_mb", 320, 0, 65536)),
         department_role=role,
         group_prefix=_text(raw, "group_prefix") or "cloudsvc:dept:",
         namespace_prefix=prefix,

@@ -107,7 +107,7 @@ def test_distinct_codes_never_share_a_namespace(a: str, b: str) -> None:
 
 def test_quota_mirrors_the_departments_limits() -> None:
     limits = {"servers": 4, "vcpus": 8, "ram_mb": 8192, "volumes": 3, "volume_gb": 50}
-    assert objects.quota_hard(limits, settings_for()) == {
+    assert objects.quota_hard(limits, settings_for(vm_memory_overhead_mb=0)) == {
         "requests.cpu": "8",
         "limits.cpu": "8",
         "requests.memory": "8192Mi",
@@ -119,6 +119,9 @@ def test_quota_mirrors_the_departments_limits() -> None:
     # Root disks on DataVolumes are claims too: one per server on top of the volumes.
     assert objects.quota_hard(limits, settings_for(root_disk="dataVolume"))["persistentvolumeclaims"] == "7"
     assert objects.quota_hard(limits, settings_for(workload="container"))["count/deployments.apps"] == "4"
+    # Each VM's launcher pod needs KubeVirt's overhead beyond the guest memory; containers do not.
+    assert objects.quota_hard(limits, settings_for())["requests.memory"] == f"{8192 + 4 * 320}Mi"
+    assert objects.quota_hard(limits, settings_for(workload="container"))["limits.memory"] == "8192Mi"
     # No limit of its own: nothing in the ResourceQuota.
     assert objects.quota_hard({"vcpus": None, "servers": 2}, settings_for()) == {
         "count/virtualmachines.kubevirt.io": "2"

@@ -34,6 +34,7 @@ from tests.support import World
         ({"kubeconfig": "K", "namespace_prefix": "Dept_"}, "namespace_prefix"),
         ({"kubeconfig": "K", "department_role": None}, "department_role"),
         ({"kubeconfig": "K", "timeout": 0}, "timeout"),
+        ({"kubeconfig": "K", "vm_memory_overhead_mb": -1}, "vm_memory_overhead_mb"),
         ({"kubeconfig": "K", "password": "x"}, "password"),
     ],
 )
