@@ -6,7 +6,7 @@ export CLOUDSVC_DATABASE_URL ?= sqlite:///$(CURDIR)/cloudsvc.db
 # A development-only token (refused when CLOUDSVC_ENVIRONMENT=production).
 export CLOUDSVC_BOOTSTRAP_TOKEN ?= dev-bootstrap-token
 
-.PHONY: help setup run test unit-test lint bench clean
+.PHONY: help setup run test unit-test lint bench clean runtime
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,8 @@ lint: setup ## ruff, mypy (strict) and the import-layer contracts
 
 test: setup lint ## Everything CI runs: lint, then all tests on SQLite and on a throwaway PostgreSQL database
 	scripts/ensure-postgres.sh
+	scripts/ensure-baseline-packages.sh
+	scripts/ensure-helm-sdk.sh
 	$(VENV)/bin/pytest
 
 unit-test: setup ## Only the fast tests that need no database
@@ -39,6 +41,9 @@ unit-test: setup ## Only the fast tests that need no database
 bench: setup ## Run the benchmarks (PostgreSQL on 127.0.0.1:5432); each prints its figures and baseline ratio
 	scripts/ensure-postgres.sh
 	$(VENV)/bin/python -m bench.quota_admission
+
+runtime: ## Install cloudsvc without test tools into RUNTIME_VENV (default /opt/cloudsvc), as the Dockerfile does
+	scripts/install-runtime.sh $(or $(RUNTIME_VENV),/opt/cloudsvc)
 
 clean: ## Remove the virtualenv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis cloudsvc.db cloudsvc.db-*

@@ -27,6 +27,7 @@ from cloudsvc.audit import service as audit
 from cloudsvc.audit.service import SYSTEM
 from cloudsvc.config import Settings
 from cloudsvc.db import Database, utcnow
+from cloudsvc.provisioning import baseline
 from cloudsvc.provisioning.jobs import Job, LeaseLost, Ledger
 from cloudsvc.provisioning.store import DatabaseStore
 from cloudsvc.resource_requests import system
@@ -99,7 +100,9 @@ class Worker:
         job = self.ledger.load(request_id, self.clock())
         try:
             driver = registry.load(
-                job.zone_backend, job.zone_settings, store=DatabaseStore(self.database, job.zone_id)
+                job.zone_backend,
+                baseline.driver_settings(job.zone_settings),
+                store=DatabaseStore(self.database, job.zone_id),
             )
             if job.status == Status.approved:
                 self._transition(job, system.begin_provisioning, step="begin provisioning", keep_lease=True)
@@ -140,6 +143,7 @@ class Worker:
                 self.settings.recheck,
             )
         else:
+            baseline.apply(self.database, self.ledger, job, observed, self.clock)  # if the zone wants one
             self._transition(job, system.mark_active, step="provisioned")
 
     def _decommission(self, job: Job, driver: base.Driver) -> None:
