@@ -121,7 +121,7 @@ def apply(
     hosts = {key.name: seen.addresses[0] for key, seen in observed if seen.addresses}
     if len(hosts) != len(observed):
         raise base.PermanentError("the backend reported a server without an address; cannot run the baseline")
-    recorder = _Recorder(database, ledger, job.request_id, now)
+    recorder = _Recorder(database, ledger, job.request_id, now, heartbeat=ledger.lease.total_seconds() / 3)
     outcome = run_play(settings, job, hosts, on_task=recorder.task, cancel=recorder.cancel)
     if recorder.lost:
         raise LeaseLost(job.request_id)
@@ -168,7 +168,7 @@ class _Recorder:
     ledger: Ledger
     request_id: str
     now: Callable[[], datetime]
-    heartbeat: float = 10.0  # seconds between lease extensions while no task reports
+    heartbeat: float  # seconds between lease extensions while no task reports
     lost: bool = False
     _last: float = field(default_factory=time.monotonic)
 

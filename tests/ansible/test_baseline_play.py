@@ -173,8 +173,8 @@ def test_a_failing_task_fails_the_request_naming_the_task_and_nothing_is_left(
 
     body = client.get(f"/v1/requests/{request_id}", headers=owner).json()
     assert body["status"] == "failed", body
-    assert 'baseline task "Check the baseline\'s variables" failed' in body["failure_reason"]
-    assert "audit_forward_protocol tcp or udp" in body["failure_reason"]
+    assert 'baseline task "Check the baseline\'s variables" failed' in body["status_reason"]
+    assert "audit_forward_protocol tcp or udp" in body["status_reason"]
     assert ("baseline: Check the baseline's variables", "failed") in [
         (s["step"], s["outcome"]) for s in body["steps"]
     ]
