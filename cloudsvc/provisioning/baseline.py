@@ -99,6 +99,7 @@ class Outcome:
     failed_task: str | None = None
     message: str | None = None
     events: int = 0
+    unreachable: bool = False  # a new server's sshd may not answer yet: worth another try later
 
 
 def wanted(job: Job) -> BaselineSettings | None:
@@ -125,6 +126,8 @@ def apply(
     outcome = run_play(settings, job, hosts, on_task=recorder.task, cancel=recorder.cancel)
     if recorder.lost:
         raise LeaseLost(job.request_id)
+    if outcome.unreachable:
+        raise base.TemporaryError(f"baseline: a server did not answer yet: {outcome.message}")
     if not outcome.ok:
         raise base.PermanentError(
             f"baseline task {outcome.failed_task!r} failed: {outcome.message}"
@@ -221,7 +224,7 @@ def run_play(
         message = _message(data.get("res", {})) if outcome == "failed" else None
         on_task(task, outcome, f"{data.get('host')}: {message}" if message else str(data.get("host")))
         if outcome == "failed" and not failure:
-            failure.update(task=task, message=message or "failed")
+            failure.update(task=task, message=message or "failed", event=event.get("event", ""))
         return False  # the request's steps are the record; ansible-runner need not keep the event
 
     with tempfile.TemporaryDirectory(prefix="cloudsvc-baseline-") as private:
@@ -242,7 +245,13 @@ def run_play(
     if status == "successful" and rc == 0:
         return Outcome(ok=True, events=count)
     if failure:
-        return Outcome(ok=False, failed_task=failure["task"], message=failure["message"], events=count)
+        return Outcome(
+            ok=False,
+            failed_task=failure["task"],
+            message=failure["message"],
+            events=count,
+            unreachable=failure["event"] == "runner_on_unreachable",
+        )
     return Outcome(ok=False, message=f"ansible-runner {status} (rc {rc}): {tail}", events=count)
 
 

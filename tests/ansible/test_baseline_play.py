@@ -10,6 +10,7 @@ real accounts, with names of the test's own, removed afterwards.
 from __future__ import annotations
 
 import pwd
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -215,3 +216,24 @@ def test_a_wrong_baseline_block_is_refused_naming_the_field(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert field in response.text
+
+
+def test_a_server_whose_ssh_does_not_answer_yet_is_tried_again_later(
+    client: TestClient, world: World, database: Database, tmp_path: Path
+) -> None:
+    # Over ssh to a loopback port where nothing listens (extra vars outrank the simulator's addresses, which
+    # must never be contacted): what a new server looks like before its sshd is up.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings = {"enabled": True, "vars": {"ansible_host": "127.0.0.1", "ansible_port": closed_port}}
+    world.zone("sim", baseline=settings)
+    owner = world.principal("requester@dept-a")
+    request_id = world.approved(owner, zone="sim")
+
+    Worker(database, WorkerSettings()).tick()
+
+    body = client.get(f"/v1/requests/{request_id}", headers=owner).json()
+    assert body["status"] == "provisioning", body
+    assert body["progress"].startswith("waiting: baseline: a server did not answer yet"), body["progress"]
+    assert body["steps"][-1]["step"] == "retry"

@@ -103,7 +103,7 @@ def test_two_apis_and_two_workers_converge_every_request_once_while_a_worker_die
         second = stack.enter_context(api(env, tmp_path / "api-2.log"))
         one = stack.enter_context(httpx.Client(base_url=first, timeout=30))
         two = stack.enter_context(httpx.Client(base_url=second, timeout=30))
-        worlds = [World.build(cast(TestClient, one)), World(cast(TestClient, two))]
+        worlds = [World.build(cast(TestClient, one)), World(cast(TestClient, two), _names=1000)]
         worlds[0].zone("sim", build_steps=2)
         owner = worlds[0].principal("requester@dept-a")
         stack.callback(steady.stop)
