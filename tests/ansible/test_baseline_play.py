@@ -9,9 +9,11 @@ real accounts, with names of the test's own, removed afterwards.
 
 from __future__ import annotations
 
+import os
 import pwd
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,3 +239,24 @@ def test_a_server_whose_ssh_does_not_answer_yet_is_tried_again_later(
     assert body["status"] == "provisioning", body
     assert body["progress"].startswith("waiting: baseline: a server did not answer yet"), body["progress"]
     assert body["steps"][-1]["step"] == "retry"
+
+
+def test_every_playbook_passes_ansible_syntax_check() -> None:
+    project = baseline.SOURCE_ANSIBLE_DIR
+    playbooks = sorted((project / "playbooks").glob("*.yml"))
+    assert playbooks
+    for playbook in playbooks:
+        checked = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "ansible-playbook"),
+                "--syntax-check",
+                "-i",
+                "localhost,",
+                str(playbook),
+            ],
+            cwd=project,
+            env={**os.environ, "ANSIBLE_CONFIG": str(project / "ansible.cfg")},
+            capture_output=True,
+            text=True,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
