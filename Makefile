@@ -6,7 +6,11 @@ export CLOUDSVC_DATABASE_URL ?= sqlite:///$(CURDIR)/cloudsvc.db
 # A development-only token (refused when CLOUDSVC_ENVIRONMENT=production).
 export CLOUDSVC_BOOTSTRAP_TOKEN ?= dev-bootstrap-token
 
+<<<<<<< HEAD
 .PHONY: help setup run test unit-test lint bench bench-planner clean
+=======
+.PHONY: help setup run test unit-test lint bench clean runtime
+>>>>>>> helper/ops
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,6 +35,8 @@ lint: setup ## ruff, mypy (strict) and the import-layer contracts
 
 test: setup lint ## Everything CI runs: lint, then all tests on SQLite and on a throwaway PostgreSQL database
 	scripts/ensure-postgres.sh
+	scripts/ensure-baseline-packages.sh
+	scripts/ensure-helm-sdk.sh
 	$(VENV)/bin/pytest
 
 unit-test: setup ## Only the fast tests that need no database
@@ -40,6 +46,7 @@ bench: setup ## Run the benchmarks (PostgreSQL on 127.0.0.1:5432); each prints i
 	scripts/ensure-postgres.sh
 	$(VENV)/bin/python -m bench.quota_admission
 
+<<<<<<< HEAD
 bench-openstack: setup ## N servers through cloudsvc vs openstacksdk alone on the test OpenStack (tests/openstack/up.sh)
 	scripts/ensure-postgres.sh
 	tests/openstack/up.sh
@@ -47,6 +54,10 @@ bench-openstack: setup ## N servers through cloudsvc vs openstacksdk alone on th
 
 bench-planner: setup ## Wave planner time and quality on 100 to 10,000 systems, against the CP-SAT optimum
 	$(VENV)/bin/python -m bench.wave_planner
+=======
+runtime: ## Install cloudsvc without test tools into RUNTIME_VENV (default /opt/cloudsvc), as the Dockerfile does
+	scripts/install-runtime.sh $(or $(RUNTIME_VENV),/opt/cloudsvc)
+>>>>>>> helper/ops
 
 clean: ## Remove the virtualenv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis cloudsvc.db cloudsvc.db-*

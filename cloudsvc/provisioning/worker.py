@@ -33,6 +33,7 @@ from cloudsvc.audit import service as audit
 from cloudsvc.audit.service import SYSTEM
 from cloudsvc.config import Settings
 from cloudsvc.db import Database, utcnow
+from cloudsvc.provisioning import baseline
 from cloudsvc.provisioning.jobs import Job, LeaseLost, Ledger
 from cloudsvc.provisioning.store import DatabaseStore
 from cloudsvc.resource_requests import system
@@ -170,7 +171,9 @@ class Worker:
         if kept is not None and kept[0] == made_from:
             return kept[1]
         driver = registry.load(
-            job.zone_backend, job.zone_settings, store=DatabaseStore(self.database, job.zone_id)
+            job.zone_backend,
+            baseline.driver_settings(job.zone_settings),
+            store=DatabaseStore(self.database, job.zone_id),
         )
         with self._drivers_lock:
             self._drivers[job.zone_id] = (made_from, driver)
@@ -204,6 +207,7 @@ class Worker:
         if building:
             self._recheck(job, f"{building} of {len(observed)} {job.kind} resources still building")
         else:
+            baseline.apply(self.database, self.ledger, job, observed, self.clock)  # if the zone wants one
             self._transition(job, system.mark_active, step="provisioned")
 
     def _decommission(self, job: Job, driver: base.Driver) -> None:

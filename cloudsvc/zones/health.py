@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from cloudsvc.db import Database, utcnow
+from cloudsvc.provisioning import baseline
 from cloudsvc.provisioning.models import ZoneHealth
 from cloudsvc.provisioning.store import DatabaseStore
 from cloudsvc.zones.models import Zone
@@ -25,7 +26,9 @@ class Health:
 def ask(database: Database, zone: Zone) -> Health:
     """Call the driver's check() now. Hold no transaction while calling it: it may take a while."""
     try:
-        registry.load(zone.backend, zone.settings, store=DatabaseStore(database, zone.id)).check()
+        registry.load(
+            zone.backend, baseline.driver_settings(zone.settings), store=DatabaseStore(database, zone.id)
+        ).check()
     except DriverError as exc:
         return Health(ok=False, message=f"{type(exc).__name__}: {exc}", checked_at=utcnow())
     return Health(ok=True, message=None, checked_at=utcnow())

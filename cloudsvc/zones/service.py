@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from cloudsvc.audit import service as audit
 from cloudsvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cloudsvc.principals.authz import Caller, Permission
+from cloudsvc.provisioning import baseline
 from cloudsvc.zones.models import Zone
 from cloudsvc.zones.schemas import ZoneCreate
 from provisioners import registry
@@ -38,7 +39,8 @@ def create(session: Session, caller: Caller, data: ZoneCreate) -> Zone:
     except InvalidSettings as exc:  # no driver installed for this backend
         raise InvalidInput(str(exc), field="backend") from exc
     try:
-        registry.validate(data.backend, data.settings)
+        baseline.parse(data.settings)
+        registry.validate(data.backend, baseline.driver_settings(data.settings))
     except InvalidSettings as exc:
         raise InvalidInput(str(exc), field=f"settings.{exc.field}") from exc
     zone = Zone(

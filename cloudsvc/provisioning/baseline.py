@@ -1,0 +1,276 @@
+"""The post-provision baseline: an Ansible play (``ansible/``) run through ansible-runner on a request's
+servers once the backend reports them all ready, before the request becomes ``active``.
+
+A zone turns it on with a ``baseline`` block in its settings (the rest of the settings go to the driver)::
+
+    baseline:
+      enabled: true
+      playbook: baseline.yml          # under ansible/playbooks/
+      user: root                      # ssh user; the key comes from the worker's ssh configuration
+      private_key_file: /run/secrets/baseline_key
+      become: false
+      connection: ssh                 # "local" runs on the worker's own machine (tests, single-host labs)
+      timeout_seconds: 1800
+      vars: {chrony_servers: [...], audit_forward_host: ...}
+      admins: {dept-code: [{name: zhangsan, ssh_key: "ssh-ed25519 ..."}]}
+
+The play gets the request's MLPS level and department, and an inventory of the servers' first addresses.
+Each task result becomes a provisioning step of the request; a failed task fails the request with the
+task's name and message (the worker then deletes the servers, as for any failed provisioning).
+
+Crash safety: the request stays ``provisioning`` while the play runs, so a worker that dies mid-play leaves
+it claimable, and the next worker runs the whole play again (every task is idempotent). The lease is
+extended while the play runs; a worker that loses it cancels its run and writes nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cloudsvc.db import Database
+from cloudsvc.provisioning.jobs import Job, LeaseLost, Ledger
+from provisioners import base
+
+KEY = "baseline"
+SOURCE_ANSIBLE_DIR = Path(__file__).resolve().parents[2] / "ansible"
+STEP_PREFIX = "baseline: "
+_TASK_EVENTS = {"runner_on_ok": "done", "runner_on_failed": "failed", "runner_on_unreachable": "failed"}
+
+
+class AdminAccount(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    ssh_key: str = Field(min_length=16, max_length=16_000)
+
+
+class BaselineSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    playbook: str = Field(default="baseline.yml", pattern=r"^[A-Za-z0-9_-]+\.ya?ml$")
+    ansible_dir: str | None = Field(default=None, description="Defaults to the installed ansible/ project")
+    user: str = "root"
+    private_key_file: str | None = None
+    become: bool = False
+    connection: Literal["ssh", "local"] = "ssh"
+    timeout_seconds: int = Field(default=1800, ge=10, le=6 * 3600)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    admins: dict[str, list[AdminAccount]] = Field(default_factory=dict)
+
+    @property
+    def project(self) -> Path:
+        """The zone's ansible_dir, else CLOUDSVC_ANSIBLE_DIR (the image sets it), else the source tree's.
+        Read when a play starts rather than through Settings, so that the worker's loop needs no change."""
+        found = self.ansible_dir or os.environ.get("CLOUDSVC_ANSIBLE_DIR")
+        return Path(found) if found else SOURCE_ANSIBLE_DIR
+
+
+def driver_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A zone's settings as its driver sees them: without the baseline block, which is cloudsvc's."""
+    return {k: v for k, v in settings.items() if k != KEY}
+
+
+def parse(settings: Mapping[str, Any]) -> BaselineSettings | None:
+    """The zone's baseline settings, or None when it has none. Raises InvalidSettings naming the field."""
+    if KEY not in settings:
+        return None
+    try:
+        return BaselineSettings.model_validate(settings[KEY])
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in (KEY, *error["loc"]))
+        raise base.InvalidSettings(f"{where}: {error['msg']}", field=where) from exc
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    failed_task: str | None = None
+    message: str | None = None
+    events: int = 0
+    unreachable: bool = False  # a new server's sshd may not answer yet: worth another try later
+
+
+def wanted(job: Job) -> BaselineSettings | None:
+    found = parse(job.zone_settings) if job.kind == base.Kind.server else None
+    return found if found is not None and found.enabled else None
+
+
+def apply(
+    database: Database,
+    ledger: Ledger,
+    job: Job,
+    observed: Sequence[tuple[base.ResourceKey, base.Observed]],
+    now: Callable[[], datetime],
+) -> None:
+    """Run the zone's baseline on the request's servers if the zone wants one. Returns when it passed;
+    raises PermanentError (failed task) or LeaseLost (another worker has the request now)."""
+    settings = wanted(job)
+    if settings is None:
+        return
+    hosts = {key.name: seen.addresses[0] for key, seen in observed if seen.addresses}
+    if len(hosts) != len(observed):
+        raise base.PermanentError("the backend reported a server without an address; cannot run the baseline")
+    recorder = _Recorder(database, ledger, job.request_id, now, heartbeat=ledger.lease.total_seconds() / 3)
+    outcome = run_play(settings, job, hosts, on_task=recorder.task, cancel=recorder.cancel)
+    if recorder.lost:
+        raise LeaseLost(job.request_id)
+    if outcome.unreachable:
+        raise base.TemporaryError(f"baseline: a server did not answer yet: {outcome.message}")
+    if not outcome.ok:
+        raise base.PermanentError(
+            f"baseline task {outcome.failed_task!r} failed: {outcome.message}"
+            if outcome.failed_task
+            else f"baseline play failed: {outcome.message}"
+        )
+
+
+def inventory(settings: BaselineSettings, hosts: Mapping[str, str]) -> dict[str, Any]:
+    # on the worker's own machine, modules run with the worker's Python (discovery may find a broken one)
+    connection = (
+        {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        if settings.connection == "local"
+        else {}
+    )
+    key = {"ansible_ssh_private_key_file": settings.private_key_file} if settings.private_key_file else {}
+    return {
+        "all": {
+            "hosts": {name: {"ansible_host": address, **connection} for name, address in hosts.items()},
+            "vars": {"ansible_user": settings.user, **key},
+        }
+    }
+
+
+def extravars(settings: BaselineSettings, job: Job) -> dict[str, Any]:
+    code = job.tenancy.department_code
+    return {
+        **settings.vars,
+        "mlps_level": job.tenancy.mlps_level,
+        "department_code": code,
+        "baseline_become": settings.become,
+        "baseline_admins": [a.model_dump() for a in settings.admins.get(code, [])],
+    }
+
+
+@dataclass
+class _Recorder:
+    """Writes each task result as a step of the request, fenced by the lease (which each write extends)."""
+
+    database: Database
+    ledger: Ledger
+    request_id: str
+    now: Callable[[], datetime]
+    heartbeat: float  # seconds between lease extensions while no task reports
+    lost: bool = False
+    _last: float = field(default_factory=time.monotonic)
+
+    def task(self, task: str, outcome: str, message: str | None) -> None:
+        self._write(f"{STEP_PREFIX}{task}"[:64], outcome, message)
+
+    def _write(self, step: str | None, outcome: str, message: str | None) -> None:
+        if self.lost:
+            return
+        try:
+            with self.database.transaction() as session:
+                self.ledger.owned(session, self.request_id, self.now())
+                if step is not None:
+                    self.ledger.step(session, self.request_id, step, outcome, message)
+        except LeaseLost:
+            self.lost = True
+        self._last = time.monotonic()
+
+    def cancel(self) -> bool:
+        """ansible-runner asks this often; it keeps the lease alive and stops a run whose lease is lost."""
+        if time.monotonic() - self._last >= self.heartbeat:
+            self._write(None, "", None)
+        return self.lost
+
+
+def run_play(
+    settings: BaselineSettings,
+    job: Job,
+    hosts: Mapping[str, str],
+    *,
+    on_task: Callable[[str, str, str | None], None],
+    cancel: Callable[[], bool],
+) -> Outcome:
+    """Run the play; ``on_task(task, outcome, message)`` hears each task result on each host, ``cancel()``
+    is asked often and stops the run when it says True."""
+    import ansible_runner  # heavy; only workers of zones with a baseline need it
+
+    project = settings.project
+    failure: dict[str, str] = {}
+    count = 0
+
+    def on_event(event: dict[str, Any]) -> bool:
+        nonlocal count
+        outcome = _TASK_EVENTS.get(event.get("event", ""))
+        data = event.get("event_data", {})
+        if outcome is None or data.get("ignore_errors"):
+            return False
+        count += 1
+        task = str(data.get("task") or "unnamed task")
+        message = _message(data.get("res", {})) if outcome == "failed" else None
+        on_task(task, outcome, f"{data.get('host')}: {message}" if message else str(data.get("host")))
+        if outcome == "failed" and not failure:
+            failure.update(task=task, message=message or "failed", event=event.get("event", ""))
+        return False  # the request's steps are the record; ansible-runner need not keep the event
+
+    with tempfile.TemporaryDirectory(prefix="cloudsvc-baseline-") as private:
+        runner = ansible_runner.run(
+            private_data_dir=private,
+            project_dir=str(project),
+            playbook=str(project / "playbooks" / settings.playbook),
+            inventory=inventory(settings, hosts),
+            extravars=extravars(settings, job),
+            envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg"), "PATH": _path()},
+            event_handler=on_event,
+            cancel_callback=cancel,
+            timeout=settings.timeout_seconds,
+            quiet=True,
+        )
+        status, rc = runner.status, runner.rc
+        tail = "" if status == "successful" else _tail(runner)
+    if status == "successful" and rc == 0:
+        return Outcome(ok=True, events=count)
+    if failure:
+        return Outcome(
+            ok=False,
+            failed_task=failure["task"],
+            message=failure["message"],
+            events=count,
+            unreachable=failure["event"] == "runner_on_unreachable",
+        )
+    return Outcome(ok=False, message=f"ansible-runner {status} (rc {rc}): {tail}", events=count)
+
+
+def _message(res: Mapping[str, Any]) -> str:
+    parts = [str(res.get("msg") or "")]
+    for key in ("stderr", "module_stderr"):
+        if res.get(key):
+            parts.append(str(res[key]).strip())
+    return " — ".join(p for p in parts if p)[:2000] or "failed"
+
+
+def _tail(runner: Any) -> str:
+    try:
+        with runner.stdout as out:
+            return str(out.read()).strip()[-1000:]
+    except (OSError, AttributeError):
+        return ""
+
+
+def _path() -> str:
+    """PATH with this Python's bin directory first, for its ansible-playbook (a venv need not be on PATH)."""
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])

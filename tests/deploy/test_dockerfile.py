@@ -1,0 +1,93 @@
+"""The Dockerfile, without a Docker engine (none runs here): hadolint lints it, and its steps run for real
+on this machine — the same install script into a fresh virtualenv, the migrations mode, the API mode and
+the HEALTHCHECK command against it. Not checked: the base image's own packages and the build itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
+HADOLINT = str(Path(sys.executable).parent / "hadolint")
+
+
+def instructions(name: str) -> list[str]:
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    return [m.group(1).strip() for m in re.finditer(rf"^{name}\s+(.*)$", text, re.MULTILINE)]
+
+
+def hadolint(path: Path) -> list[dict[str, str]]:
+    found = subprocess.run([HADOLINT, "--format", "json", str(path)], capture_output=True, text=True)
+    result: list[dict[str, str]] = json.loads(found.stdout or "[]")
+    return result
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    assert hadolint(DOCKERFILE) == []
+
+
+def test_hadolint_would_notice_a_careless_dockerfile(tmp_path: Path) -> None:
+    careless = tmp_path / "Dockerfile"
+    careless.write_text("FROM python:latest\nRUN apt-get install curl\nCMD python app.py\n")
+    assert {finding["code"] for finding in hadolint(careless)} >= {"DL3007", "DL3008"}
+
+
+def test_the_image_is_multi_stage_runs_as_no_root_and_installs_as_make_runtime_does() -> None:
+    assert len(instructions("FROM")) >= 2
+    user = instructions("USER")[-1]
+    assert user.split(":")[0] not in {"root", "0"}
+    assert "RUN scripts/install-runtime.sh /opt/cloudsvc" in [f"RUN {r}" for r in instructions("RUN")]
+    assert "scripts/install-runtime.sh $(or $(RUNTIME_VENV),/opt/cloudsvc)" in (ROOT / "Makefile").read_text()
+    assert json.loads(instructions("ENTRYPOINT")[0]) == ["cloudsvc"]
+    assert instructions("HEALTHCHECK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_the_images_steps_work_install_migrate_serve_and_the_healthcheck(tmp_path: Path) -> None:
+    venv = tmp_path / "opt-cloudsvc"
+    subprocess.run([str(ROOT / "scripts/install-runtime.sh"), str(venv)], check=True, timeout=900)
+    assert not (venv / "bin/pytest").exists()  # runtime only: no test tools in the image
+    env = {
+        **os.environ,
+        "CLOUDSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'image.db'}",
+        "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+    }
+    migrated = subprocess.run(
+        [str(venv / "bin/cloudsvc"), "db", "upgrade"], env=env, capture_output=True, text=True, check=True
+    )
+    assert migrated.stdout.startswith("schema at ")
+
+    port = free_port()
+    server = subprocess.Popen(
+        [str(venv / "bin/cloudsvc"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        check = json.loads(instructions("HEALTHCHECK")[0].split("CMD", 1)[1])
+        check = [str(venv / "bin/python"), *check[1:]]
+        check[-1] = check[-1].replace("8000", str(port))
+        for _ in range(600):  # the server is up when the image's own healthcheck says so
+            if subprocess.run(check, env=env, capture_output=True).returncode == 0:
+                break
+            assert server.poll() is None
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the HEALTHCHECK command never passed")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
