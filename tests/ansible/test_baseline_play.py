@@ -23,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from cloudsvc.db import Database
+from cloudsvc.db import Database, utcnow
 from cloudsvc.provisioning import baseline
 from cloudsvc.provisioning.jobs import Job
 from cloudsvc.provisioning.models import SimulatorObject
@@ -80,6 +80,7 @@ def job(mlps_level: int, department: str = "dept-a", settings: dict[str, Any] | 
         waiting_since=None,
         attempts=0,
         lease_expires_at=None,
+        loaded_at=utcnow(),
     )
 
 
