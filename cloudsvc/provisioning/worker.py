@@ -27,6 +27,7 @@ from cloudsvc.audit import service as audit
 from cloudsvc.audit.service import SYSTEM
 from cloudsvc.config import Settings
 from cloudsvc.db import Database, utcnow
+from cloudsvc.monitoring.worker_hooks import WorkerMonitor
 from cloudsvc.provisioning.jobs import Job, LeaseLost, Ledger
 from cloudsvc.provisioning.store import DatabaseStore
 from cloudsvc.resource_requests import system
@@ -71,6 +72,7 @@ class Worker:
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self.clock = clock
         self.ledger = Ledger(database, self.worker_id, self.settings.lease)
+        self.monitor = WorkerMonitor(database, self.worker_id, clock=clock)
 
     def run(self, stop: threading.Event) -> None:
         log.info("%s started", self.worker_id)
@@ -80,6 +82,7 @@ class Worker:
             except Exception:  # a broken pass must not end the loop; the next one starts afresh
                 log.exception("worker pass failed")
                 busy = 0
+            self.monitor.after_pass()
             if not busy:
                 stop.wait(self.settings.idle_sleep)
 
@@ -114,8 +117,10 @@ class Worker:
             elif job.status == Status.active:
                 self._watch(job, driver)
         except base.TemporaryError as exc:
+            self.monitor.backend_error(zone_id=job.zone_id, kind=job.kind, error=exc)
             self._retry_later(job, exc)
         except base.PermanentError as exc:
+            self.monitor.backend_error(zone_id=job.zone_id, kind=job.kind, error=exc)
             self._begin_failure(job, str(exc))
 
     # -- steps -------------------------------------------------------------------------------------------
