@@ -31,6 +31,7 @@ lint: setup ## ruff, mypy (strict) and the import-layer contracts
 
 test: setup lint ## Everything CI runs: lint, then all tests on SQLite and on a throwaway PostgreSQL database
 	scripts/ensure-postgres.sh
+	scripts/ensure-prometheus.sh
 	$(VENV)/bin/pytest
 
 unit-test: setup ## Only the fast tests that need no database
@@ -39,6 +40,7 @@ unit-test: setup ## Only the fast tests that need no database
 bench: setup ## Run the benchmarks (PostgreSQL on 127.0.0.1:5432); each prints its figures and baseline ratio
 	scripts/ensure-postgres.sh
 	$(VENV)/bin/python -m bench.quota_admission
+	$(VENV)/bin/python -m bench.metrics_scrape
 
 clean: ## Remove the virtualenv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis cloudsvc.db cloudsvc.db-*

@@ -237,10 +237,13 @@ def audit_verify() -> None:
     from cloudsvc.monitoring import recording
 
     database = Database(_settings().database_url)
-    with database.session() as session:
-        result = service.verify(session)
-    with database.transaction() as session:  # what the "audit verification failing" alert watches
-        recording.record_verification(session, ok=result.ok, events=result.events, at=utcnow())
+    try:
+        with database.session() as session:
+            result = service.verify(session)
+        with database.transaction() as session:  # what the "audit verification failing" alert watches
+            recording.record_verification(session, ok=result.ok, events=result.events, at=utcnow())
+    finally:
+        database.dispose()
     _echo_json(result.__dict__)
     if not result.ok:
         sys.exit(1)

@@ -4,6 +4,7 @@ alert rules shipped in the chart are loaded too, and must evaluate without error
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,23 @@ from tests.support import BOOTSTRAP_TOKEN, World
 
 METRICS_TOKEN = "prometheus-scrape-token-0123456789"
 pytestmark = pytest.mark.usefixtures("prometheus_installed")
-RULES = Path(__file__).resolve().parents[2] / "charts" / "cloudsvc" / "files" / "prometheus-rules.yaml"
+FILES = Path(__file__).resolve().parents[2] / "charts" / "cloudsvc" / "files"
+RULES = FILES / "prometheus-rules.yaml"
+DASHBOARD = FILES / "grafana-dashboard.json"
+# Grafana's template variables as a user would set them ($level and $class: All).
+VARIABLES = {"$__rate_interval": "1m", "$department": "prov", "$level": ".*", "$class": ".*"}
+
+
+def dashboard_queries() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    queries = []
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for variable, value in VARIABLES.items():
+                expr = expr.replace(variable, value)
+            queries.append(expr)
+    return queries
 
 
 @pytest.fixture
@@ -70,6 +87,13 @@ def test_prometheus_sees_what_was_created(
         assert prometheus.scalar("cloudsvc_request_approval_wait_seconds_count") == 1
         assert prometheus.scalar("cloudsvc_worker_queue_depth") == 1
         assert prometheus.scalar("count(cloudsvc_build_info)") == 1
+
+        # Every query of the Grafana dashboard runs; the quota views show the two limited departments.
+        results = {expr: prometheus.query(expr) for expr in dashboard_queries()}
+        assert len(results) >= 25
+        closest = next(r for expr, r in results.items() if expr.startswith("topk(20"))
+        assert {dict(k)["department"]: v for k, v in closest.items()} == {"prov": 0.08, "city-a": 0.8}
+        assert sum(1 for r in results.values() if r) >= 15  # the rest need a worker or history
 
         groups = prometheus.wait_for_rules()
         rules = [rule for group in groups for rule in group["rules"]]
