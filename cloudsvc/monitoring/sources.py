@@ -69,13 +69,20 @@ def quotas(session: Session) -> Iterable[Metric]:
         "Quota reserved by requests not yet provisioned, rolled up over the subtree",
         labels=labels,
     )
+    # Tens of thousands of rows: one labels dict per row, shared by its three samples (add_metric
+    # would build one per sample).
     for row in all_usage(session):
         name, factor = QUOTA_UNITS.get(row.quota_class, (row.quota_class, 1))
-        values = [row.department_code, row.parent_code or "", row.level, name]
+        values = {
+            "department": row.department_code,
+            "parent": row.parent_code or "",
+            "level": row.level,
+            "class": name,
+        }
         if row.limit is not None:  # no sample: no limit of its own
-            limit.add_metric(values, row.limit * factor)
-        in_use.add_metric(values, row.in_use * factor)
-        reserved.add_metric(values, row.reserved * factor)
+            limit.add_sample(limit.name, values, row.limit * factor)
+        in_use.add_sample(in_use.name, values, row.in_use * factor)
+        reserved.add_sample(reserved.name, values, row.reserved * factor)
     return (limit, in_use, reserved)
 
 
@@ -267,11 +274,12 @@ def backend_usage(session: Session) -> Iterable[Metric]:
         .group_by(Department.code, Zone.name)
     )
     for department, zone, cpu_seconds, memory_bytes, count in session.execute(query):
+        values = {"department": department, "zone": zone}  # shared, as in quotas()
         if cpu_seconds is not None:
-            cpu.add_metric([department, zone], float(cpu_seconds))
+            cpu.add_sample(cpu.name, values, float(cpu_seconds))
         if memory_bytes is not None:
-            memory.add_metric([department, zone], float(memory_bytes))
-        reporting.add_metric([department, zone], count)
+            memory.add_sample(memory.name, values, float(memory_bytes))
+        reporting.add_sample(reporting.name, values, count)
     return (cpu, memory, reporting)
 
 
