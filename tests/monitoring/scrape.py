@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -36,7 +35,3 @@ def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
     return subprocess.run(
         ["promtool", *args], input=stdin, capture_output=True, text=True, timeout=120, check=False
     )
-
-
-def without(samples: Samples, names: Mapping[str, object]) -> Samples:
-    return {key: v for key, v in samples.items() if key[0] not in names}

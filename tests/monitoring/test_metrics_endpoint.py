@@ -254,3 +254,11 @@ def test_metrics_name_no_person_and_show_no_token(guarded: TestClient, database:
         "BLUEFISH",
     ):
         assert secret not in text
+
+
+@pytest.mark.parametrize("token", ["changeme", "too-short-0123456789"])
+def test_production_refuses_a_placeholder_or_short_metrics_token(token: str) -> None:
+    with pytest.raises(ValueError, match="CLOUDSVC_METRICS_TOKEN"):
+        Settings(environment="production", bootstrap_token=None, metrics_token=SecretStr(token))
+    good = Settings(environment="production", bootstrap_token=None, metrics_token=SecretStr(METRICS_TOKEN))
+    assert good.metrics_token is not None
