@@ -6,11 +6,7 @@ export CLOUDSVC_DATABASE_URL ?= sqlite:///$(CURDIR)/cloudsvc.db
 # A development-only token (refused when CLOUDSVC_ENVIRONMENT=production).
 export CLOUDSVC_BOOTSTRAP_TOKEN ?= dev-bootstrap-token
 
-<<<<<<< HEAD
-.PHONY: help setup run test unit-test lint bench bench-planner clean
-=======
-.PHONY: help setup run test unit-test lint bench clean runtime
->>>>>>> helper/ops
+.PHONY: help setup run test unit-test lint bench bench-openstack bench-planner clean runtime
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,6 +33,7 @@ test: setup lint ## Everything CI runs: lint, then all tests on SQLite and on a 
 	scripts/ensure-postgres.sh
 	scripts/ensure-baseline-packages.sh
 	scripts/ensure-helm-sdk.sh
+	scripts/ensure-prometheus.sh
 	$(VENV)/bin/pytest
 
 unit-test: setup ## Only the fast tests that need no database
@@ -45,8 +42,8 @@ unit-test: setup ## Only the fast tests that need no database
 bench: setup ## Run the benchmarks (PostgreSQL on 127.0.0.1:5432); each prints its figures and baseline ratio
 	scripts/ensure-postgres.sh
 	$(VENV)/bin/python -m bench.quota_admission
+	$(VENV)/bin/python -m bench.metrics_scrape
 
-<<<<<<< HEAD
 bench-openstack: setup ## N servers through cloudsvc vs openstacksdk alone on the test OpenStack (tests/openstack/up.sh)
 	scripts/ensure-postgres.sh
 	tests/openstack/up.sh
@@ -54,10 +51,9 @@ bench-openstack: setup ## N servers through cloudsvc vs openstacksdk alone on th
 
 bench-planner: setup ## Wave planner time and quality on 100 to 10,000 systems, against the CP-SAT optimum
 	$(VENV)/bin/python -m bench.wave_planner
-=======
+
 runtime: ## Install cloudsvc without test tools into RUNTIME_VENV (default /opt/cloudsvc), as the Dockerfile does
 	scripts/install-runtime.sh $(or $(RUNTIME_VENV),/opt/cloudsvc)
->>>>>>> helper/ops
 
 clean: ## Remove the virtualenv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis cloudsvc.db cloudsvc.db-*

@@ -17,6 +17,8 @@ from cloudsvc.audit.views import router as audit_router
 from cloudsvc.config import Settings
 from cloudsvc.db import Database, migrate
 from cloudsvc.departments.views import router as departments_router
+from cloudsvc.monitoring.collector import metrics_registry
+from cloudsvc.monitoring.views import router as monitoring_router
 from cloudsvc.principals import service as principals
 from cloudsvc.principals.views import router as principals_router
 from cloudsvc.provisioning.worker import Worker, WorkerSettings
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.metrics_registry = metrics_registry(database)
     problems.install(app)
     app.add_middleware(RequestContextMiddleware, database=database, max_body_bytes=settings.max_body_bytes)
     for router in (
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         requests_router,
         quotas_router,
         audit_router,
+        monitoring_router,
     ):
         app.include_router(router)
     return app

@@ -45,7 +45,16 @@ def main() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    uvicorn.run("cloudsvc.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "cloudsvc.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # With several workers, uvicorn kills a child that does not answer its health check in time (5 s
+        # by default), and a child still importing on a busy node cannot: it would be killed in a loop.
+        timeout_worker_healthcheck=60,
+    )
 
 
 @main.command(help="Run the provisioning worker until interrupted (several may run side by side).")
@@ -217,13 +226,24 @@ def audit() -> None:
     pass
 
 
-@audit.command("verify", help="Check the hash chain; exit 1 if any stored event was changed or removed.")
+@audit.command(
+    "verify",
+    help="Check the hash chain and record the outcome for GET /metrics; exit 1 if any stored event was "
+    "changed or removed.",
+)
 def audit_verify() -> None:
     from cloudsvc.audit import service
+    from cloudsvc.db import utcnow
+    from cloudsvc.monitoring import recording
 
     database = Database(_settings().database_url)
-    with database.session() as session:
-        result = service.verify(session)
+    try:
+        with database.session() as session:
+            result = service.verify(session)
+        with database.transaction() as session:  # what the "audit verification failing" alert watches
+            recording.record_verification(session, ok=result.ok, events=result.events, at=utcnow())
+    finally:
+        database.dispose()
     _echo_json(result.__dict__)
     if not result.ok:
         sys.exit(1)

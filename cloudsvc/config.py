@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     worker_in_process: bool | None = Field(
         default=None, description="Run the provisioning worker inside 'serve'; unset: only on SQLite"
     )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="If set, GET /metrics needs 'Authorization: Bearer <this token>'"
+    )
     worker_lease_seconds: float = Field(default=120, gt=0, description="How long a worker holds a request")
     worker_idle_seconds: float = Field(
         default=1.0, gt=0, description="Pause between passes with nothing to do"
@@ -50,4 +53,8 @@ class Settings(BaseSettings):
             token = self.bootstrap_token.get_secret_value()
             if token in _PLACEHOLDER_TOKENS or len(token) < 24:
                 raise ValueError("CLOUDSVC_BOOTSTRAP_TOKEN is a placeholder or shorter than 24 characters")
+        if self.environment == "production" and self.metrics_token is not None:
+            token = self.metrics_token.get_secret_value()
+            if token in _PLACEHOLDER_TOKENS or len(token) < 24:
+                raise ValueError("CLOUDSVC_METRICS_TOKEN is a placeholder or shorter than 24 characters")
         return self

@@ -10,6 +10,8 @@ Every call is idempotent and keyed, so the reconciling worker can crash and call
 - ``create(key, spec, tenancy)``: make the resource if it is absent, else return what is there. Never makes
   a second one for the same key: the key is written into the backend object (name, tag or label).
 - ``delete(key)``: remove it if present; absent is success.
+- ``usage(key, tenancy)`` (optional): what the resource actually uses, as the backend measures it
+  (``ResourceUsage``), or None where the backend does not say (the default). Read-only, like observe.
 
 Errors (translated from the vendor's at the driver's edge, ``raise … from exc``):
 
@@ -139,6 +141,14 @@ class Observed:
         return cls(State.absent)
 
 
+@dataclass(frozen=True)
+class ResourceUsage:
+    """What a resource uses, in base units; None where the backend does not report that figure."""
+
+    cpu_seconds: float | None = None  # cumulative CPU time
+    memory_used_bytes: int | None = None
+
+
 class StateStore(Protocol):
     """Somewhere a driver with no cloud behind it (the simulator) keeps its objects between processes."""
 
@@ -171,6 +181,10 @@ class Driver(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, key: ResourceKey, tenancy: Tenancy) -> None: ...
+
+    def usage(self, key: ResourceKey, tenancy: Tenancy) -> ResourceUsage | None:
+        """Actual use as the backend measures it; None if it does not (or the resource is absent)."""
+        return None
 
 
 class StatefulDriver(Driver):

@@ -1,5 +1,8 @@
 """The simulator: NOT A CLOUD. A driver that pretends, for the embedded default, demos and tests.
 
+Servers report usage like a hypervisor's diagnostics would: half their memory in use, and CPU time that
+grows by one second per vCPU each time it is asked.
+
 It keeps its "objects" in a StateStore (cloudsvc gives it a database table, so they survive restarts
 like a real cloud's would), follows the same contract as the real drivers, and can be told to misbehave:
 
@@ -19,6 +22,7 @@ from provisioners.base import (
     Observed,
     PermanentError,
     ResourceKey,
+    ResourceUsage,
     ServerSpec,
     Spec,
     State,
@@ -97,12 +101,23 @@ class SimulatorDriver(StatefulDriver):
             "doomed": doomed,
             "addresses": [f"10.0.{key.index // 250}.{key.index % 250 + 2}"] if key.kind == "server" else [],
         }
+        if isinstance(spec, ServerSpec):
+            record.update(vcpus=spec.vcpus, ram_mb=spec.ram_mb, cpu_seconds=0.0)
         self.store.put(key.name, record)
         return _observed(record)
 
     def delete(self, key: ResourceKey, tenancy: Tenancy) -> None:
         self.check()
         self.store.delete(key.name)
+
+    def usage(self, key: ResourceKey, tenancy: Tenancy) -> ResourceUsage | None:
+        self.check()
+        record = self.store.get(key.name)
+        if record is None or record["state"] != State.ready or "ram_mb" not in record:
+            return None
+        record["cpu_seconds"] += float(record["vcpus"])
+        self.store.put(key.name, record)
+        return ResourceUsage(cpu_seconds=record["cpu_seconds"], memory_used_bytes=record["ram_mb"] * 2**19)
 
 
 def _observed(record: Mapping[str, Any]) -> Observed:

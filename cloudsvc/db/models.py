@@ -3,6 +3,12 @@
 from cloudsvc.audit.models import AuditChainHead, AuditEvent
 from cloudsvc.db.base import Base
 from cloudsvc.departments.models import Department
+from cloudsvc.monitoring.models import (
+    AuditVerificationResult,
+    BackendErrorCount,
+    BackendUsage,
+    WorkerPass,
+)
 from cloudsvc.principals.models import Principal, RoleBinding
 from cloudsvc.provisioning.models import (
     ProvisionedResource,
@@ -24,6 +30,9 @@ __all__ = [
     "ApprovalPolicy",
     "AuditChainHead",
     "AuditEvent",
+    "AuditVerificationResult",
+    "BackendErrorCount",
+    "BackendUsage",
     "Base",
     "Department",
     "IdempotencyKey",
@@ -37,6 +46,7 @@ __all__ = [
     "RoleBinding",
     "SimulatorObject",
     "Tenancy",
+    "WorkerPass",
     "Zone",
     "ZoneHealth",
 ]

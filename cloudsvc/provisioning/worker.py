@@ -33,6 +33,7 @@ from cloudsvc.audit import service as audit
 from cloudsvc.audit.service import SYSTEM
 from cloudsvc.config import Settings
 from cloudsvc.db import Database, utcnow
+from cloudsvc.monitoring.worker_hooks import WorkerMonitor
 from cloudsvc.provisioning import baseline
 from cloudsvc.provisioning.jobs import Job, LeaseLost, Ledger
 from cloudsvc.provisioning.store import DatabaseStore
@@ -85,6 +86,7 @@ class Worker:
         self._drivers_lock = threading.Lock()
         self._rechecks: list[datetime] = []  # heap: when requests this worker let go to look again are due
         self._rechecks_lock = threading.Lock()
+        self.monitor = WorkerMonitor(database, self.worker_id, clock=clock)
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop``: keep up to ``movers`` requests moving, each in its own thread, and claim more
@@ -103,6 +105,7 @@ class Worker:
                 # still moving it goes on (its lease is renewed), and no second one starts.
                 for request_id in set(claimed) - set(moving.values()):
                     moving[pool.submit(self._move, request_id)] = request_id
+                self.monitor.after_pass()
                 if not moving:
                     stop.wait(self._pause())
                     continue
@@ -158,8 +161,10 @@ class Worker:
             elif job.status == Status.active:
                 self._watch(job, driver)
         except base.TemporaryError as exc:
+            self.monitor.backend_error(zone_id=job.zone_id, kind=job.kind, error=exc)
             self._retry_later(job, exc)
         except base.PermanentError as exc:
+            self.monitor.backend_error(zone_id=job.zone_id, kind=job.kind, error=exc)
             self._begin_failure(job, str(exc))
 
     def _driver(self, job: Job) -> base.Driver:

@@ -20,6 +20,7 @@ from provisioners.base import (
     Observed,
     PermanentError,
     ResourceKey,
+    ResourceUsage,
     ServerSpec,
     Spec,
     State,
@@ -117,6 +118,11 @@ class OpenStackDriver(Driver):
 
     def delete(self, key: ResourceKey, tenancy: Tenancy) -> None:
         self._run(tenancy, lambda: self._delete(key, tenancy))
+
+    def usage(self, key: ResourceKey, tenancy: Tenancy) -> ResourceUsage | None:
+        if key.kind is not Kind.server:
+            return None  # Cinder and Neutron report no per-object use
+        return self._run(tenancy, lambda: self._usage(key, tenancy))
 
     # --- connections ---------------------------------------------------------------------------------
 
@@ -309,6 +315,16 @@ class OpenStackDriver(Driver):
         return (
             bandwidth.observed(policy, self._network(department)) if policy is not None else Observed.absent()
         )
+
+    def _usage(self, key: ResourceKey, wanted: Tenancy) -> ResourceUsage | None:
+        department = self._department(wanted)
+        if department is None:
+            return None
+        server = servers.find(self._project_connection(department), key)
+        if server is None or (server.status or "").upper() != "ACTIVE":
+            return None
+        # Diagnostics are admin-only in Nova's default policy.
+        return servers.usage(self._admin_connection(), server)
 
     def _create(self, key: ResourceKey, spec: Spec, wanted: Tenancy) -> Observed:
         if not isinstance(spec, SPEC_OF_KIND[key.kind]):

@@ -12,7 +12,15 @@ from openstack.compute.v2.flavor import Flavor
 from openstack.compute.v2.server import Server
 from openstack.connection import Connection
 
-from provisioners.base import Observed, PermanentError, ResourceKey, ServerSpec, State, TemporaryError
+from provisioners.base import (
+    Observed,
+    PermanentError,
+    ResourceKey,
+    ResourceUsage,
+    ServerSpec,
+    State,
+    TemporaryError,
+)
 from provisioners.openstack.apis import oldest, or_none
 
 # A flavor looked up for a size is used again for this long (flavors seldom change; one refused is looked
@@ -215,3 +223,15 @@ def delete(conn: Connection, key: ResourceKey, listed: Mapping[str, list[Server]
         return False
     conn.compute.delete_server(server.id, ignore_missing=True)
     return True
+
+
+def usage(admin: Connection, server: Server) -> ResourceUsage:
+    """From Nova's standard diagnostics (microversion 2.48): CPU time in ns per vCPU, memory in MiB."""
+    diagnostics = admin.compute.get_server_diagnostics(server.id)
+    times = [cpu.get("time") for cpu in diagnostics.cpu_details or [] if isinstance(cpu, dict)]
+    known = [t for t in times if isinstance(t, int | float)]
+    used = (diagnostics.memory_details or {}).get("used")
+    return ResourceUsage(
+        cpu_seconds=sum(known) / 1e9 if known else None,
+        memory_used_bytes=int(used) * 2**20 if isinstance(used, int | float) else None,
+    )

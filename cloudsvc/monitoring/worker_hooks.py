@@ -1,0 +1,58 @@
+"""What the provisioning worker reports for monitoring, behind two hooks it calls: ``backend_error``
+when a driver call fails, ``after_pass`` after each pass (its heartbeat, and backend usage now and then).
+
+Monitoring must never stop provisioning: a failure here is logged and the worker goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from cloudsvc.db import Database, utcnow
+from cloudsvc.monitoring import backend_usage, recording
+from provisioners import base
+
+log = logging.getLogger(__name__)
+
+
+class WorkerMonitor:
+    def __init__(
+        self,
+        database: Database,
+        worker_id: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        pass_every: timedelta = timedelta(seconds=15),  # heartbeat at most this often
+        usage_every: timedelta = timedelta(seconds=60),
+        usage_batch: int = 100,  # servers asked about per round
+    ) -> None:
+        self.database = database
+        self.worker_id = worker_id
+        self.clock = clock
+        self.pass_every = pass_every
+        self.usage_every = usage_every
+        self.usage_batch = usage_batch
+        self._last_pass: datetime | None = None
+        self._next_usage: datetime | None = None
+
+    def backend_error(self, *, zone_id: int, kind: str, error: base.DriverError) -> None:
+        try:
+            with self.database.transaction() as session:
+                recording.count_backend_error(session, zone_id=zone_id, kind=kind, error=error)
+        except Exception:
+            log.exception("could not count a backend error")
+
+    def after_pass(self) -> None:
+        now = self.clock()
+        try:
+            if self._last_pass is None or now - self._last_pass >= self.pass_every:
+                with self.database.transaction() as session:
+                    recording.record_pass(session, worker_id=self.worker_id, at=now)
+                self._last_pass = now
+            if self._next_usage is None or now >= self._next_usage:
+                self._next_usage = now + self.usage_every
+                backend_usage.collect(self.database, now=now, limit=self.usage_batch)
+        except Exception:
+            log.exception("monitoring after a worker pass failed")
