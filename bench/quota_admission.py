@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from bench.common import percentile, throwaway_postgres
 from cloudsvc.db import Database
@@ -33,6 +33,7 @@ from cloudsvc.principals.authz import Caller, Grant
 from cloudsvc.principals.models import Role
 from cloudsvc.principals.schemas import PrincipalCreate
 from cloudsvc.quotas import service as quotas
+from cloudsvc.quotas.models import Field, column_name, quota_counters
 from cloudsvc.resource_requests import service as requests
 from cloudsvc.resource_requests.schemas import ServerSubmission
 from quotas.demand import QuotaClass
@@ -81,11 +82,11 @@ def build_tree(database: Database, departments: int) -> list[str]:
         )
         session.execute(text("SELECT setval('departments_id_seq', :n)"), {"n": next_id})
         session.execute(
-            text(
-                "INSERT INTO quota_counters (department_id, quota_class, quota_limit, in_use, reserved) "
-                "VALUES (:d, :c, :l, 0, 0)"
-            ),
-            [{"d": r["id"], "c": c.value, "l": limit} for r in rows for c in QuotaClass],
+            insert(quota_counters),
+            [
+                {"department_id": r["id"], **{column_name(c, Field.limit): limit for c in QuotaClass}}
+                for r in rows
+            ],
         )
         session.execute(
             text(
@@ -210,7 +211,7 @@ def main() -> None:
         database.dispose()
 
     floor_rate = len(phases["floor (1-row update)"]) / args.seconds
-    print(f"departments {args.departments} in 4 levels; every admission locks the province's counter rows")
+    print(f"departments {args.departments} in 4 levels; every admission locks the province's counters row")
     print(
         f"{args.workers} worker threads, one connection each, {args.seconds:.0f} s per phase, same database\n"
     )

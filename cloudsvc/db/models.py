@@ -11,7 +11,7 @@ from cloudsvc.provisioning.models import (
     Tenancy,
     ZoneHealth,
 )
-from cloudsvc.quotas.models import QuotaCounter, QuotaLedgerEntry
+from cloudsvc.quotas.models import QuotaLedgerEntry, quota_counters
 from cloudsvc.resource_requests.models import (
     ApprovalPolicy,
     IdempotencyKey,
@@ -30,7 +30,6 @@ __all__ = [
     "Principal",
     "ProvisionedResource",
     "ProvisioningStep",
-    "QuotaCounter",
     "QuotaLedgerEntry",
     "RequestTransition",
     "ResourceRequest",
@@ -39,4 +38,5 @@ __all__ = [
     "Tenancy",
     "Zone",
     "ZoneHealth",
+    "quota_counters",
 ]
