@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, insert, select, text, update
+from sqlalchemy import TextClause, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
@@ -138,9 +138,14 @@ def check(session: Session, chain: Sequence[Department], demand: Demand) -> list
 
 
 def _reserve_postgres() -> TextClause:
-    """Lock the chain's rows in the one order (leaf first), check every class, and only if all fit bump
-    them and write the ledger: one statement, so the province's row stays locked for what is left of it,
-    its round trip and the commit. Returns the rows that lack room (none: reserved)."""
+    """Write the ledger, lock the chain's rows in the one order (leaf first), check every class, and only
+    if all fit bump them: one statement, one round trip. Returns the rows that lack room, each with the
+    ids of the ledger rows, for the caller to delete (none: reserved).
+
+    The ledger rows are written before the first lock (the locking scan's filter waits on them), so that
+    the province's row stays locked only for the check, the bump, the ledger's foreign-key checks (run at
+    the end of any statement), the round trip and the commit. That order saves time, not correctness.
+    """
     amount = {cls: f"CAST(:{cls.value} AS bigint)" for cls in CLASSES}
     over = " OR ".join(
         f"({amount[cls]} > 0 AND {column_name(cls, Field.limit)} < "
@@ -155,8 +160,15 @@ def _reserve_postgres() -> TextClause:
     # Built once, from QuotaClass names only; every value is a bound parameter.
     return text(
         f"""
-        WITH locked AS (
-            SELECT * FROM quota_counters WHERE department_id = ANY(CAST(:ids AS integer[]))
+        WITH ledger AS (
+            INSERT INTO quota_ledger (request_id, department_id, quota_class, movement, amount, at)
+            SELECT :request_id, :requester, c, 'reserve', a, :at FROM (VALUES {amounts}) AS x (c, a)
+            WHERE a > 0
+            RETURNING id
+        ),
+        locked AS (
+            SELECT * FROM quota_counters
+            WHERE department_id = ANY(CAST(:ids AS integer[])) AND (SELECT count(*) FROM ledger) > 0
             ORDER BY department_id DESC
             FOR UPDATE
         ),
@@ -164,13 +176,8 @@ def _reserve_postgres() -> TextClause:
         bumped AS (
             UPDATE quota_counters SET {bump}
             WHERE department_id = ANY(CAST(:ids AS integer[])) AND NOT EXISTS (SELECT 1 FROM short)
-        ),
-        ledger AS (
-            INSERT INTO quota_ledger (request_id, department_id, quota_class, movement, amount, at)
-            SELECT :request_id, :requester, c, 'reserve', a, :at FROM (VALUES {amounts}) AS x (c, a)
-            WHERE a > 0 AND NOT EXISTS (SELECT 1 FROM short)
         )
-        SELECT * FROM short
+        SELECT *, ARRAY(SELECT id FROM ledger) AS ledger_ids FROM short
         """  # noqa: S608
     ).bindparams(bindparam("at", type_=UTCDateTime()))
 
@@ -200,9 +207,13 @@ def reserve(session: Session, *, request_id: str, department: Department, demand
                 "at": utcnow(),
             },
         ).mappings()
-        short_rows = {row["department_id"]: _usage(row) for row in rows}
+        short_rows, ledger_ids = {}, []
+        for row in rows:
+            short_rows[row["department_id"]] = _usage(row)
+            ledger_ids = row["ledger_ids"]
         if not short_rows:
             return
+        session.execute(delete(QuotaLedgerEntry).where(QuotaLedgerEntry.id.in_(ledger_ids)))
         chain = _departments(session, chain_ids)
         short = shortfalls([(d.code, short_rows[d.id]) for d in chain if d.id in short_rows], demand)
     else:  # SQLite: the writer holds the database lock already; read, check, then write.
