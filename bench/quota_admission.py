@@ -10,8 +10,9 @@ throwaway PostgreSQL database, then, at the same concurrency and in the same run
    rules, approval policy, request and history rows, audit append): what POST /v1/requests costs
    without HTTP, for scale.
 
+The phases take turns in short slices, so that a shared machine's changing load weighs on all alike.
 Prints rates, p50/p99 latencies and each one's ratio to the floor.
-Run: .venv/bin/python -m bench.quota_admission [--workers 8] [--seconds 15]
+Run: .venv/bin/python -m bench.quota_admission [--workers 8] [--seconds 15] [--slices 5]
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def main() -> None:
     )
     parser.add_argument("--departments", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seconds", type=float, default=15.0, help="per phase, over all its slices")
+    parser.add_argument("--slices", type=int, default=5, help="the phases take turns this many times")
     args = parser.parse_args()
 
     with throwaway_postgres("cloudsvc_bench") as url:
@@ -203,17 +205,24 @@ def main() -> None:
 
         drive(args.workers, 2.0, admit_only)  # warm caches and connection pools
         drive(args.workers, 2.0, submit)
-        phases = {
-            "quota admission": drive(args.workers, args.seconds, admit_only),
-            "floor (1-row update)": drive(args.workers, args.seconds, floor),
-            "full submission": drive(args.workers, args.seconds, submit),
+        # Interleaved in short slices, so that a shared machine's load, which drifts by the second,
+        # weighs on every phase alike and the ratios compare like with like.
+        phases: dict[str, list[float]] = {
+            "quota admission": [],
+            "floor (1-row update)": [],
+            "full submission": [],
         }
+        work = {"quota admission": admit_only, "floor (1-row update)": floor, "full submission": submit}
+        for _ in range(args.slices):
+            for name, one in work.items():
+                phases[name] += drive(args.workers, args.seconds / args.slices, one)
         database.dispose()
 
     floor_rate = len(phases["floor (1-row update)"]) / args.seconds
     print(f"departments {args.departments} in 4 levels; every admission locks the province's counters row")
     print(
-        f"{args.workers} worker threads, one connection each, {args.seconds:.0f} s per phase, same database\n"
+        f"{args.workers} worker threads, one connection each, {args.seconds:.0f} s per phase in "
+        f"{args.slices} interleaved slices, same database\n"
     )
     print(f"{'phase':<22}{'count':>8}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs floor':>10}")
     for name, latencies in phases.items():
