@@ -10,8 +10,9 @@ throwaway PostgreSQL database, then, at the same concurrency and in the same run
    rules, approval policy, request and history rows, audit append): what POST /v1/requests costs
    without HTTP, for scale.
 
+The phases take turns in short slices, so that a shared machine's changing load weighs on all alike.
 Prints rates, p50/p99 latencies and each one's ratio to the floor.
-Run: .venv/bin/python -m bench.quota_admission [--workers 8] [--seconds 15]
+Run: .venv/bin/python -m bench.quota_admission [--workers 8] [--seconds 15] [--slices 5]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from bench.common import percentile, throwaway_postgres
 from cloudsvc.db import Database
@@ -33,6 +34,7 @@ from cloudsvc.principals.authz import Caller, Grant
 from cloudsvc.principals.models import Role
 from cloudsvc.principals.schemas import PrincipalCreate
 from cloudsvc.quotas import service as quotas
+from cloudsvc.quotas.models import Field, column_name, quota_counters
 from cloudsvc.resource_requests import service as requests
 from cloudsvc.resource_requests.schemas import ServerSubmission
 from quotas.demand import QuotaClass
@@ -81,11 +83,11 @@ def build_tree(database: Database, departments: int) -> list[str]:
         )
         session.execute(text("SELECT setval('departments_id_seq', :n)"), {"n": next_id})
         session.execute(
-            text(
-                "INSERT INTO quota_counters (department_id, quota_class, quota_limit, in_use, reserved) "
-                "VALUES (:d, :c, :l, 0, 0)"
-            ),
-            [{"d": r["id"], "c": c.value, "l": limit} for r in rows for c in QuotaClass],
+            insert(quota_counters),
+            [
+                {"department_id": r["id"], **{column_name(c, Field.limit): limit for c in QuotaClass}}
+                for r in rows
+            ],
         )
         session.execute(
             text(
@@ -145,7 +147,8 @@ def main() -> None:
     )
     parser.add_argument("--departments", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seconds", type=float, default=15.0, help="per phase, over all its slices")
+    parser.add_argument("--slices", type=int, default=5, help="the phases take turns this many times")
     args = parser.parse_args()
 
     with throwaway_postgres("cloudsvc_bench") as url:
@@ -202,17 +205,24 @@ def main() -> None:
 
         drive(args.workers, 2.0, admit_only)  # warm caches and connection pools
         drive(args.workers, 2.0, submit)
-        phases = {
-            "quota admission": drive(args.workers, args.seconds, admit_only),
-            "floor (1-row update)": drive(args.workers, args.seconds, floor),
-            "full submission": drive(args.workers, args.seconds, submit),
+        # Interleaved in short slices, so that a shared machine's load, which drifts by the second,
+        # weighs on every phase alike and the ratios compare like with like.
+        phases: dict[str, list[float]] = {
+            "quota admission": [],
+            "floor (1-row update)": [],
+            "full submission": [],
         }
+        work = {"quota admission": admit_only, "floor (1-row update)": floor, "full submission": submit}
+        for _ in range(args.slices):
+            for name, one in work.items():
+                phases[name] += drive(args.workers, args.seconds / args.slices, one)
         database.dispose()
 
     floor_rate = len(phases["floor (1-row update)"]) / args.seconds
-    print(f"departments {args.departments} in 4 levels; every admission locks the province's counter rows")
+    print(f"departments {args.departments} in 4 levels; every admission locks the province's counters row")
     print(
-        f"{args.workers} worker threads, one connection each, {args.seconds:.0f} s per phase, same database\n"
+        f"{args.workers} worker threads, one connection each, {args.seconds:.0f} s per phase in "
+        f"{args.slices} interleaved slices, same database\n"
     )
     print(f"{'phase':<22}{'count':>8}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs floor':>10}")
     for name, latencies in phases.items():

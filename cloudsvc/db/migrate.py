@@ -27,6 +27,10 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(_config(url), revision)
 
 
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(_config(url), revision)
+
+
 def head_revision() -> str:
     head = ScriptDirectory.from_config(_config("sqlite://")).get_current_head()
     assert head is not None

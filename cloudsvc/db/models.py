@@ -17,7 +17,7 @@ from cloudsvc.provisioning.models import (
     Tenancy,
     ZoneHealth,
 )
-from cloudsvc.quotas.models import QuotaCounter, QuotaLedgerEntry
+from cloudsvc.quotas.models import QuotaLedgerEntry, quota_counters
 from cloudsvc.resource_requests.models import (
     ApprovalPolicy,
     IdempotencyKey,
@@ -39,7 +39,6 @@ __all__ = [
     "Principal",
     "ProvisionedResource",
     "ProvisioningStep",
-    "QuotaCounter",
     "QuotaLedgerEntry",
     "RequestTransition",
     "ResourceRequest",
@@ -49,4 +48,5 @@ __all__ = [
     "WorkerPass",
     "Zone",
     "ZoneHealth",
+    "quota_counters",
 ]

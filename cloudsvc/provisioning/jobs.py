@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cloudsvc.db import Database
 from cloudsvc.provisioning.models import ProvisionedResource, ProvisioningStep
 from cloudsvc.provisioning.models import Tenancy as TenancyRow
-from cloudsvc.quotas.models import QuotaCounter
+from cloudsvc.quotas import service as quotas
 from cloudsvc.resource_requests.lifecycle import Status
 from cloudsvc.resource_requests.models import ResourceRequest
 from provisioners import base
@@ -124,12 +124,8 @@ class Ledger:
         with self.database.transaction() as session:
             request = self.owned(session, request_id, now)
             assert request.zone is not None  # claim() excludes quota changes, the only zoneless kind
-            limits = {
-                row.quota_class: row.quota_limit
-                for row in session.scalars(
-                    select(QuotaCounter).where(QuotaCounter.department_id == request.department_id)
-                )
-            }
+            usage = quotas.usage_by_department(session, [request.department_id])[request.department_id]
+            limits = {cls.value: u.limit for cls, u in usage.items()}
             seen = {
                 r.index: r
                 for r in session.scalars(

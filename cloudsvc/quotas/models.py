@@ -1,28 +1,50 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.schema import SchemaItem
 
 from cloudsvc.db import Base, UTCDateTime, utcnow
+from quotas.demand import QuotaClass
 
 
-class QuotaCounter(Base):
-    """A department's limit for one class and its usage, rolled up over its whole subtree."""
+class Field(StrEnum):
+    """What a department's counters hold per quota class; a column is named ``<class>_<field>``."""
 
-    __tablename__ = "quota_counters"
-    __table_args__ = (
-        CheckConstraint("in_use >= 0", name="in_use_not_negative"),
-        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
-        CheckConstraint("quota_limit IS NULL OR quota_limit >= 0", name="limit_not_negative"),
-    )
+    limit = "limit"
+    in_use = "in_use"
+    reserved = "reserved"
 
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
-    quota_class: Mapped[str] = mapped_column(String(32), primary_key=True)
-    quota_limit: Mapped[int | None] = mapped_column(BigInteger)
-    in_use: Mapped[int] = mapped_column(BigInteger, default=0)
-    reserved: Mapped[int] = mapped_column(BigInteger, default=0)
+
+def column_name(cls: QuotaClass, field: Field) -> str:
+    return f"{cls.value}_{field.value}"
+
+
+def _class_columns(cls: QuotaClass) -> list[SchemaItem]:
+    limit, in_use, reserved = (column_name(cls, f) for f in Field)
+    return [
+        Column(limit, BigInteger, nullable=True),
+        Column(in_use, BigInteger, nullable=False, default=0),
+        Column(reserved, BigInteger, nullable=False, default=0),
+        CheckConstraint(f"{in_use} >= 0", name=f"{in_use}_not_negative"),
+        CheckConstraint(f"{reserved} >= 0", name=f"{reserved}_not_negative"),
+        CheckConstraint(f"{limit} IS NULL OR {limit} >= 0", name=f"{limit}_not_negative"),
+    ]
+
+
+# One row per department, its limit and usage (rolled up over its whole subtree) in three columns per quota
+# class. One row, not one per class, because an admission locks the requester's whole ancestor chain: a row
+# per department means one row lock per level, and a single one on the province, which every admission
+# takes. The columns follow QuotaClass; a new class needs a migration adding its three columns.
+quota_counters = Table(
+    "quota_counters",
+    Base.metadata,
+    Column("department_id", Integer, ForeignKey("departments.id"), primary_key=True),
+    *(item for cls in QuotaClass for item in _class_columns(cls)),
+)
 
 
 class QuotaLedgerEntry(Base):

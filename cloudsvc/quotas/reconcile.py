@@ -9,8 +9,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from cloudsvc.departments.models import Department
-from cloudsvc.quotas.models import QuotaCounter, QuotaLedgerEntry
+from cloudsvc.quotas import service as quotas
+from cloudsvc.quotas.models import Field, QuotaLedgerEntry, column_name, quota_counters
 from quotas.arithmetic import Movement, held
+from quotas.demand import QuotaClass
 
 Key = tuple[int, str]  # (department id, quota class)
 
@@ -59,28 +61,19 @@ def check(session: Session, *, repair: bool = False) -> list[Drift]:
     expected = from_ledger(session)
     codes = dict(session.execute(select(Department.id, Department.code)).all())
     drifts = []
-    for counter in session.scalars(
-        select(QuotaCounter).order_by(QuotaCounter.department_id, QuotaCounter.quota_class)
-    ):
-        in_use, reserved = expected.get((counter.department_id, counter.quota_class), (0, 0))
-        if (counter.in_use, counter.reserved) != (in_use, reserved):
-            drifts.append(
-                Drift(
-                    codes[counter.department_id],
-                    counter.quota_class,
-                    counter.in_use,
-                    counter.reserved,
-                    in_use,
-                    reserved,
+    for department_id, usage in sorted(quotas.usage_by_department(session).items()):
+        repaired: dict[str, int] = {}
+        for cls in QuotaClass:
+            counter = usage[cls]
+            in_use, reserved = expected.get((department_id, cls.value), (0, 0))
+            if (counter.in_use, counter.reserved) != (in_use, reserved):
+                drifts.append(
+                    Drift(codes[department_id], cls.value, counter.in_use, counter.reserved, in_use, reserved)
                 )
+                repaired[column_name(cls, Field.in_use)] = in_use
+                repaired[column_name(cls, Field.reserved)] = reserved
+        if repair and repaired:
+            session.execute(
+                update(quota_counters).where(quota_counters.c.department_id == department_id).values(repaired)
             )
-            if repair:
-                session.execute(
-                    update(QuotaCounter)
-                    .where(
-                        QuotaCounter.department_id == counter.department_id,
-                        QuotaCounter.quota_class == counter.quota_class,
-                    )
-                    .values(in_use=in_use, reserved=reserved)
-                )
     return drifts

@@ -1,9 +1,9 @@
 """Quota admission, settlement, limits and views, over the counters and the ledger.
 
-Locks are always taken in one order: a request's row, then counter rows sorted by department id descending
-and class, then the audit chain head, so no two transactions can wait on each other in a cycle. Ancestors
-have smaller ids than their descendants, so counters are locked leaf first and the province last: the
-hottest rows, which every admission touches, are held for the shortest time.
+Locks are always taken in one order: a request's row, then counters rows (one per department) sorted by
+department id descending, then the audit chain head, so no two transactions can wait on each other in a
+cycle. Ancestors have smaller ids than their descendants, so counters are locked leaf first and the
+province last: the hottest row, which every admission touches, is held for the shortest time.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import TextClause, bindparam, delete, insert, select, text, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from cloudsvc.audit import service as audit
@@ -21,7 +22,7 @@ from cloudsvc.db import UTCDateTime, utcnow
 from cloudsvc.departments.models import Department
 from cloudsvc.errors import Forbidden, InvalidInput, QuotaExceeded
 from cloudsvc.principals.authz import Caller, Permission
-from cloudsvc.quotas.models import QuotaCounter, QuotaLedgerEntry
+from cloudsvc.quotas.models import Field, QuotaLedgerEntry, column_name, quota_counters
 from quotas.arithmetic import (
     Chain,
     Movement,
@@ -36,49 +37,57 @@ from quotas.demand import Demand, QuotaClass
 
 CLASSES: tuple[QuotaClass, ...] = tuple(QuotaClass)
 
-_counters = QuotaCounter.__table__
-# One statement for all (department, class) rows of a movement, sent as an executemany (a single pipeline
-# with psycopg 3): a round trip per admission, not per row.
+_c = quota_counters.c
+
+
+def _delta(cls: QuotaClass, field: Field) -> str:
+    return f"d_{column_name(cls, field)}"
+
+
+# One statement for all the chain's rows of a movement, sent as an executemany (a single pipeline with
+# psycopg 3): a round trip per movement, not per row. Classes the movement leaves alone get a delta of 0.
 _bump = (
-    update(QuotaCounter.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause by the ORM
-    .where(_counters.c.department_id == bindparam("d_id"), _counters.c.quota_class == bindparam("cls"))
+    update(quota_counters)
+    .where(_c.department_id == bindparam("d_id"))
     .values(
-        in_use=_counters.c.in_use + bindparam("d_in_use"),
-        reserved=_counters.c.reserved + bindparam("d_reserved"),
+        {
+            column_name(cls, field): _c[column_name(cls, field)] + bindparam(_delta(cls, field))
+            for cls in CLASSES
+            for field in (Field.in_use, Field.reserved)
+        }
     )
 )
 
 
 def open_counters(session: Session, department_id: int) -> None:
-    """Counter rows for a new department: no limit, nothing used."""
-    session.execute(
-        insert(QuotaCounter),
-        [
-            {
-                "department_id": department_id,
-                "quota_class": c.value,
-                "quota_limit": None,
-                "in_use": 0,
-                "reserved": 0,
-            }
-            for c in CLASSES
-        ],
-    )
+    """The counters row of a new department: no limits, nothing used."""
+    session.execute(insert(quota_counters).values(department_id=department_id))
 
 
-def _chain(session: Session, departments: Sequence[Department], classes: Sequence[QuotaClass]) -> Chain:
-    """Counters of ``departments`` as they stand, without locking them (locks are reserve's business)."""
-    ids = [d.id for d in departments]
-    query = (
-        select(QuotaCounter)
-        .where(QuotaCounter.department_id.in_(ids), QuotaCounter.quota_class.in_([c.value for c in classes]))
-        .execution_options(populate_existing=True)
-    )
-    usage: dict[int, dict[QuotaClass, Usage]] = {i: {} for i in ids}
-    for row in session.scalars(query):
-        usage[row.department_id][QuotaClass(row.quota_class)] = Usage(
-            row.quota_limit, row.in_use, row.reserved
+def _usage(row: RowMapping) -> dict[QuotaClass, Usage]:
+    return {
+        cls: Usage(
+            row[column_name(cls, Field.limit)],
+            row[column_name(cls, Field.in_use)],
+            row[column_name(cls, Field.reserved)],
         )
+        for cls in CLASSES
+    }
+
+
+def usage_by_department(
+    session: Session, department_ids: Sequence[int] | None = None
+) -> dict[int, dict[QuotaClass, Usage]]:
+    """Limits and usage per class of ``department_ids`` (default: all) as they stand, without locking."""
+    query = select(quota_counters)
+    if department_ids is not None:
+        query = query.where(_c.department_id.in_(department_ids))
+    return {row["department_id"]: _usage(row) for row in session.execute(query).mappings()}
+
+
+def _chain(session: Session, departments: Sequence[Department]) -> Chain:
+    """Counters of ``departments`` as they stand, without locking them (locks are reserve's business)."""
+    usage = usage_by_department(session, [d.id for d in departments])
     return [(d.code, usage[d.id]) for d in departments]
 
 
@@ -96,16 +105,13 @@ def _shortfall_json(short: Shortfall) -> dict[str, Any]:
 
 
 def _move(session: Session, chain_ids: Sequence[int], demand: Demand, movement: Movement) -> None:
-    params = []
-    for department_id in sorted(chain_ids, reverse=True):
-        for cls in sorted(demand):
-            if demand[cls]:
-                d_in_use, d_reserved = effect(movement, demand[cls])
-                params.append(
-                    {"d_id": department_id, "cls": cls.value, "d_in_use": d_in_use, "d_reserved": d_reserved}
-                )
-    if params:
-        session.connection().execute(_bump, params)
+    deltas = {_delta(cls, field): 0 for cls in CLASSES for field in (Field.in_use, Field.reserved)}
+    for cls, amount in demand.items():
+        deltas[_delta(cls, Field.in_use)], deltas[_delta(cls, Field.reserved)] = effect(movement, amount)
+    if any(deltas.values()):
+        session.connection().execute(
+            _bump, [{"d_id": department_id, **deltas} for department_id in sorted(chain_ids, reverse=True)]
+        )
 
 
 def _record(
@@ -128,42 +134,55 @@ def _record(
 
 def check(session: Session, chain: Sequence[Department], demand: Demand) -> list[Shortfall]:
     """Where ``demand`` would not fit on ``chain`` now (no locks: an answer, not a reservation)."""
-    return shortfalls(_chain(session, chain, list(demand)), demand)
+    return shortfalls(_chain(session, chain), demand)
 
 
-# Lock the chain's rows in the one order (leaf first), check each, and only if all fit bump them and write
-# the ledger: one statement, so the province's rows stay locked for part of a round trip plus the commit.
-_RESERVE_POSTGRES = text(
+def _reserve_postgres() -> TextClause:
+    """Write the ledger, lock the chain's rows in the one order (leaf first), check every class, and only
+    if all fit bump them: one statement, one round trip. Returns the rows that lack room, each with the
+    ids of the ledger rows, for the caller to delete (none: reserved).
+
+    The ledger rows are written before the first lock (the locking scan's filter waits on them), so that
+    the province's row stays locked only for the check, the bump, the ledger's foreign-key checks (run at
+    the end of any statement), the round trip and the commit. That order saves time, not correctness.
     """
-    WITH wanted (department_id, quota_class, amount) AS (
-        SELECT d, c, a FROM unnest(CAST(:ids AS integer[])) AS d,
-                            unnest(CAST(:classes AS varchar[]), CAST(:amounts AS bigint[])) AS x (c, a)
-    ),
-    locked AS (
-        SELECT q.department_id, q.quota_class, q.quota_limit, q.in_use, q.reserved, w.amount
-        FROM quota_counters q
-        JOIN wanted w ON q.department_id = w.department_id AND q.quota_class = w.quota_class
-        ORDER BY q.department_id DESC, q.quota_class
-        FOR UPDATE OF q
-    ),
-    short AS (
-        SELECT * FROM locked WHERE quota_limit IS NOT NULL AND in_use + reserved + amount > quota_limit
-    ),
-    bumped AS (
-        UPDATE quota_counters q SET reserved = q.reserved + l.amount
-        FROM locked l
-        WHERE q.department_id = l.department_id AND q.quota_class = l.quota_class
-          AND NOT EXISTS (SELECT 1 FROM short)
-    ),
-    ledger AS (
-        INSERT INTO quota_ledger (request_id, department_id, quota_class, movement, amount, at)
-        SELECT :request_id, :requester, c, 'reserve', a, :at
-        FROM unnest(CAST(:classes AS varchar[]), CAST(:amounts AS bigint[])) AS x (c, a)
-        WHERE NOT EXISTS (SELECT 1 FROM short)
+    amount = {cls: f"CAST(:{cls.value} AS bigint)" for cls in CLASSES}
+    over = " OR ".join(
+        f"({amount[cls]} > 0 AND {column_name(cls, Field.limit)} < "
+        f"{column_name(cls, Field.in_use)} + {column_name(cls, Field.reserved)} + {amount[cls]})"
+        for cls in CLASSES
     )
-    SELECT department_id, quota_class, quota_limit, in_use, reserved, amount FROM short
-    """
-).bindparams(bindparam("at", type_=UTCDateTime()))
+    bump = ", ".join(
+        f"{column_name(cls, Field.reserved)} = {column_name(cls, Field.reserved)} + {amount[cls]}"
+        for cls in CLASSES
+    )
+    amounts = ", ".join(f"('{cls.value}', {amount[cls]})" for cls in CLASSES)
+    # Built once, from QuotaClass names only; every value is a bound parameter.
+    return text(
+        f"""
+        WITH ledger AS (
+            INSERT INTO quota_ledger (request_id, department_id, quota_class, movement, amount, at)
+            SELECT :request_id, :requester, c, 'reserve', a, :at FROM (VALUES {amounts}) AS x (c, a)
+            WHERE a > 0
+            RETURNING id
+        ),
+        locked AS (
+            SELECT * FROM quota_counters
+            WHERE department_id = ANY(CAST(:ids AS integer[])) AND (SELECT count(*) FROM ledger) > 0
+            ORDER BY department_id DESC
+            FOR UPDATE
+        ),
+        short AS (SELECT * FROM locked WHERE {over}),
+        bumped AS (
+            UPDATE quota_counters SET {bump}
+            WHERE department_id = ANY(CAST(:ids AS integer[])) AND NOT EXISTS (SELECT 1 FROM short)
+        )
+        SELECT *, ARRAY(SELECT id FROM ledger) AS ledger_ids FROM short
+        """  # noqa: S608
+    ).bindparams(bindparam("at", type_=UTCDateTime()))
+
+
+_RESERVE_POSTGRES = _reserve_postgres()
 
 
 def reserve(session: Session, *, request_id: str, department: Department, demand: Demand) -> None:
@@ -181,29 +200,22 @@ def reserve(session: Session, *, request_id: str, department: Department, demand
         rows = session.execute(
             _RESERVE_POSTGRES,
             {
+                **{cls.value: demand.get(cls, 0) for cls in CLASSES},
                 "ids": chain_ids,
-                "classes": [c.value for c in demand],
-                "amounts": list(demand.values()),
                 "request_id": request_id,
                 "requester": department.id,
                 "at": utcnow(),
             },
-        ).all()
-        if not rows:
+        ).mappings()
+        short_rows, ledger_ids = {}, []
+        for row in rows:
+            short_rows[row["department_id"]] = _usage(row)
+            ledger_ids = row["ledger_ids"]
+        if not short_rows:
             return
+        session.execute(delete(QuotaLedgerEntry).where(QuotaLedgerEntry.id.in_(ledger_ids)))
         chain = _departments(session, chain_ids)
-        codes = {d.id: d.code for d in chain}
-        short = [
-            Shortfall(
-                codes[r.department_id],
-                QuotaClass(r.quota_class),
-                r.amount,
-                r.quota_limit,
-                r.in_use,
-                r.reserved,
-            )
-            for r in rows
-        ]
+        short = shortfalls([(d.code, short_rows[d.id]) for d in chain if d.id in short_rows], demand)
     else:  # SQLite: the writer holds the database lock already; read, check, then write.
         chain = _departments(session, chain_ids)
         short = check(session, chain, demand)
@@ -249,7 +261,7 @@ class ClassView:
 
 def view(session: Session, chain: Sequence[Department]) -> list[ClassView]:
     """The last department of ``chain``: its own counters, and the tightest room anywhere above it."""
-    usage_chain = _chain(session, chain, CLASSES)
+    usage_chain = _chain(session, chain)
     own = usage_chain[-1][1]
     views = []
     for cls in CLASSES:
@@ -280,8 +292,7 @@ def check_limits(
 ) -> None:
     """Refuse a limit above any ancestor's, naming the class (under ``field``) and the ancestor."""
     ancestor_limits = [
-        (code, {cls: u.limit for cls, u in usage.items()})
-        for code, usage in _chain(session, chain[:-1], list(limits))
+        (code, {cls: u.limit for cls, u in usage.items()}) for code, usage in _chain(session, chain[:-1])
     ]
     for cls, ancestor, ancestor_limit in limit_violations(ancestor_limits, limits):
         raise InvalidInput(
@@ -297,11 +308,11 @@ def apply_limits(
     """Set limits of the last department of ``chain`` once whoever decides has decided."""
     department = chain[-1]
     check_limits(session, chain, limits, field="limits")
-    for cls, limit in sorted(limits.items()):
+    if limits:
         session.execute(
-            update(QuotaCounter)
-            .where(QuotaCounter.department_id == department.id, QuotaCounter.quota_class == cls.value)
-            .values(quota_limit=limit)
+            update(quota_counters)
+            .where(_c.department_id == department.id)
+            .values({column_name(cls, Field.limit): limit for cls, limit in limits.items()})
         )
     audit.record(
         session,

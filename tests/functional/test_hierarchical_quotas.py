@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cloudsvc.db import Database
+from cloudsvc.departments.models import Department
+from cloudsvc.errors import QuotaExceeded
 from cloudsvc.quotas import reconcile
+from cloudsvc.quotas import service as quotas
+from cloudsvc.quotas.models import QuotaLedgerEntry
 from cloudsvc.resource_requests import system
+from quotas.demand import QuotaClass
 from tests.support import Headers, World, server_submission
 
 
@@ -165,12 +173,10 @@ def test_dry_run_says_whether_and_where(client: TestClient, world: World) -> Non
 def test_drift_is_reported_and_repaired(client: TestClient, world: World, database: Database) -> None:
     world.submit(world.principal("requester@dept-a"), spec=servers(2))
     with database.engine.begin() as connection:
-        connection.exec_driver_sql(
-            "UPDATE quota_counters SET reserved = reserved + 5 WHERE quota_class = 'vcpus'"
-        )
+        connection.exec_driver_sql("UPDATE quota_counters SET vcpus_reserved = vcpus_reserved + 5")
     with database.transaction() as session:
         drifts = reconcile.check(session, repair=True)
-    assert len(drifts) == 7  # every department's vcpus row
+    assert len(drifts) == 7  # every department's vcpus
     assert {(d.counter_reserved - d.ledger_reserved) for d in drifts} == {5}
     with database.transaction() as session:
         assert reconcile.check(session) == []
@@ -241,3 +247,30 @@ def test_a_change_overtaken_by_a_lower_parent_fails_with_the_reason(client: Test
     assert failed["status"] == "failed"
     assert "city-a" in failed["status_reason"]
     assert usage(client, world, "cty-a")["limit"] is None
+
+
+def test_a_denied_reservation_leaves_nothing_behind(
+    client: TestClient, world: World, database: Database
+) -> None:
+    """Even in a transaction that goes on: no ledger rows (PostgreSQL writes them before it checks)."""
+    world.ok(limits(client, world.admin, "dept-a", vcpus=4))
+    request_id = world.submit(world.principal("requester@dept-a"), spec=servers(3))["id"]
+
+    def ledger(session: Session) -> list[tuple[str, int]]:
+        query = select(QuotaLedgerEntry.quota_class, QuotaLedgerEntry.amount).where(
+            QuotaLedgerEntry.request_id == request_id
+        )
+        return sorted((cls, amount) for cls, amount in session.execute(query))
+
+    with database.transaction() as session:
+        department = session.scalars(select(Department).where(Department.code == "dept-a")).one()
+        before = ledger(session)
+        with pytest.raises(QuotaExceeded):
+            quotas.reserve(
+                session,
+                request_id=request_id,
+                department=department,
+                demand={QuotaClass.ram_mb: 1, QuotaClass.vcpus: 2},
+            )
+        assert ledger(session) == before
+        assert reconcile.check(session) == []  # nor any counter moved

@@ -1,14 +1,16 @@
 """Zero oversubscription under concurrency, on PostgreSQL.
 
 Sixteen threads, each with its own connection, fire thousands of submissions, cancellations, approvals,
-activations and decommissions at a 40-department, 4-level tree whose limits are tight enough that many
-admissions must be refused. Afterwards every counter must equal what the ledger says, no department may
-be over its limit, and nothing may have deadlocked or failed unexpectedly.
+activations and decommissions at a 40-department, 4-level tree whose limits, on two quota classes, are tight
+enough that many admissions must be refused, and at every level of the tree. Afterwards every department's
+counters must equal what the ledger says, no department may be over any limit or below zero, and nothing
+may have deadlocked or failed unexpectedly.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -27,7 +29,6 @@ from cloudsvc.principals.models import Role
 from cloudsvc.principals.schemas import PrincipalCreate
 from cloudsvc.quotas import reconcile
 from cloudsvc.quotas import service as quotas
-from cloudsvc.quotas.models import QuotaCounter
 from cloudsvc.resource_requests import service as requests
 from cloudsvc.resource_requests import system
 from cloudsvc.resource_requests.models import ResourceRequest
@@ -38,7 +39,17 @@ from quotas.demand import QuotaClass
 
 THREADS = 16
 OPERATIONS_PER_THREAD = 250  # 4,000 operations, about 2,400 of them submissions
-LIMITS = {"province": 1500, "city": 600, "county": 240, "department": 90}
+# vcpus limits, by code with the county and department numbers left out. In c0 the city runs out first, in
+# c1 its counties, in c2 its departments; the province has less than its cities together (1,020).
+VCPUS_LIMITS = {
+    "p": 900,
+    **{"c0": 300, "c0k": 240, "c0kd": 90},
+    **{"c1": 600, "c1k": 120, "c1kd": 90},
+    **{"c2": 600, "c2k": 240, "c2kd": 40},
+}
+LEVELS = {1: "province", 2: "city", 4: "county", 6: "department"}  # by length of code: p, c0, c0k1, c0k1d2
+RAM_MB_PER_VCPU_LIMIT = 512
+RAM_MB_CHOICES = (512, 1024, 2048, 4096)  # about 512 MB per vCPU asked for on average: both classes bind
 
 
 def _caller(database: Database, name: str, role: Role) -> Caller:
@@ -69,7 +80,13 @@ def _build_tree(database: Database, admin: Caller) -> list[str]:
                 ),
             )
             quotas.set_limits(
-                session, admin, departments.chain(session, department), {QuotaClass.vcpus: LIMITS[level]}
+                session,
+                admin,
+                departments.chain(session, department),
+                {
+                    QuotaClass.vcpus: _vcpus_limit(code),
+                    QuotaClass.ram_mb: _vcpus_limit(code) * RAM_MB_PER_VCPU_LIMIT,
+                },
             )
 
         add("p", "province", None)
@@ -83,6 +100,10 @@ def _build_tree(database: Database, admin: Caller) -> list[str]:
     return leaves
 
 
+def _vcpus_limit(code: str) -> int:
+    return VCPUS_LIMITS[re.sub(r"(?<=[kd])\d", "", code)]
+
+
 def test_thousands_of_concurrent_admissions_never_oversubscribe(postgres: Database) -> None:
     database = postgres
     admin = _caller(database, "admin", Role.system_admin)
@@ -91,6 +112,7 @@ def test_thousands_of_concurrent_admissions_never_oversubscribe(postgres: Databa
     cloud_approver = _caller(database, "capp", Role.cloud_approver)
     leaves = _build_tree(database, admin)
     outcomes: Counter[str] = Counter()
+    short_of: Counter[tuple[str, str]] = Counter()  # (level, quota class) named by denials
     unexpected: list[BaseException] = []
     lock = threading.Lock()
     mine: list[str] = []  # request ids, shared so that threads act on each other's requests
@@ -101,7 +123,12 @@ def test_thousands_of_concurrent_admissions_never_oversubscribe(postgres: Databa
                 "department_code": rng.choice(leaves),
                 "kind": "server",
                 "zone": "z",
-                "spec": {"vcpus": rng.randint(1, 8), "ram_mb": 512, "disk_gb": 1, "image": "i"},
+                "spec": {
+                    "vcpus": rng.randint(1, 8),
+                    "ram_mb": rng.choice(RAM_MB_CHOICES),
+                    "disk_gb": 1,
+                    "image": "i",
+                },
                 "classification": "unclassified",
                 "mlps_level": 1,
                 "justification": "load",
@@ -156,8 +183,13 @@ def test_thousands_of_concurrent_admissions_never_oversubscribe(postgres: Databa
             operation = rng.choice(operations)
             try:
                 outcome = operation(rng)
-            except QuotaExceeded:
+            except QuotaExceeded as denial:
                 outcome = "denied"
+                with lock:
+                    short_of.update(
+                        (LEVELS[len(s["department_code"])], s["quota_class"])
+                        for s in denial.extra["shortfalls"]
+                    )
             except Conflict:  # IllegalTransition or a stage already passed: another thread got there first
                 outcome = "raced"
             except Exception as exc:  # deadlocks, lost updates surfacing as constraint errors, anything
@@ -175,12 +207,19 @@ def test_thousands_of_concurrent_admissions_never_oversubscribe(postgres: Databa
     assert outcomes["denied"] > 100, outcomes  # the limits really were reached
     assert outcomes["activated"] > 50, outcomes
     assert outcomes["decommissioned"] > 10, outcomes
+    # Every level ran out of each limited class at some point: the whole chain was really checked.
+    assert set(short_of) == {(level, cls) for level in LEVELS.values() for cls in ("vcpus", "ram_mb")}, (
+        short_of
+    )
     with database.transaction() as session:
         assert reconcile.check(session) == []  # counters == ledger, at every level
-        for counter in session.scalars(select(QuotaCounter)):
-            assert counter.in_use >= 0
-            assert counter.reserved >= 0
-            if counter.quota_limit is not None:
-                assert counter.in_use + counter.reserved <= counter.quota_limit, counter.department_id
+        usage = quotas.usage_by_department(session)
+        assert len(usage) == 40
+        for department_id, classes in usage.items():
+            for cls, counter in classes.items():
+                assert counter.in_use >= 0, (department_id, cls)
+                assert counter.reserved >= 0, (department_id, cls)
+                if counter.limit is not None:
+                    assert counter.in_use + counter.reserved <= counter.limit, (department_id, cls)
         statuses = Counter(session.scalars(select(ResourceRequest.status)))
     assert sum(statuses.values()) == outcomes["submitted"]

@@ -54,7 +54,6 @@ from cloudsvc.principals.models import Role
 from cloudsvc.principals.schemas import PrincipalCreate
 from cloudsvc.quotas import flows, reconcile
 from cloudsvc.quotas import service as quotas
-from cloudsvc.quotas.models import QuotaCounter
 from cloudsvc.resource_requests import service as requests
 from cloudsvc.resource_requests import system
 from cloudsvc.resource_requests.models import ResourceRequest
@@ -500,17 +499,11 @@ class QuotaMachine(RuleBasedStateMachine):
     @invariant()
     def database_agrees_with_the_model(self) -> None:
         with self.database.transaction() as session:
+            codes = dict(session.execute(select(Department.id, Department.code)).all())
             counters = {
-                (code, cls): (limit, in_use, reserved)
-                for code, cls, limit, in_use, reserved in session.execute(
-                    select(
-                        Department.code,
-                        QuotaCounter.quota_class,
-                        QuotaCounter.quota_limit,
-                        QuotaCounter.in_use,
-                        QuotaCounter.reserved,
-                    ).join(Department, Department.id == QuotaCounter.department_id)
-                )
+                (codes[department_id], cls.value): (u.limit, u.in_use, u.reserved)
+                for department_id, usage in quotas.usage_by_department(session).items()
+                for cls, u in usage.items()
             }
             statuses = dict(session.execute(select(ResourceRequest.id, ResourceRequest.status)).all())
             drift = reconcile.check(session)
