@@ -34,6 +34,8 @@ from bench.quota_admission import build_tree
 from cloudsvc.db import Database
 from cloudsvc.monitoring.collector import metrics_registry
 from cloudsvc.monitoring.sources import SOURCES
+from cloudsvc.quotas.models import Field, column_name
+from quotas.demand import QuotaClass
 
 ZONES = ("z", "ext-2", "int-1", "int-2")
 # status: share of the resources
@@ -70,12 +72,13 @@ def load(database: Database, departments: int, resources: int, rng: random.Rando
     with database.transaction() as session:
         department_ids = {code: i for code, i in session.execute(text("SELECT code, id FROM departments"))}
         # Realistic counters: some of every limit in use and reserved.
-        session.execute(
-            text(
-                "UPDATE quota_counters SET quota_limit = 1000 + (department_id * 7919) % 100000, "
-                "in_use = (department_id * 104729) % 1000, reserved = (department_id * 31) % 100"
-            )
+        figures = ", ".join(
+            f"{column_name(cls, Field.limit)} = 1000 + (department_id * 7919) % 100000, "
+            f"{column_name(cls, Field.in_use)} = (department_id * 104729) % 1000, "
+            f"{column_name(cls, Field.reserved)} = (department_id * 31) % 100"
+            for cls in QuotaClass
         )
+        session.execute(text(f"UPDATE quota_counters SET {figures}"))
         for name in ZONES[1:]:
             session.execute(
                 text(

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from cloudsvc.departments.models import Department
-from cloudsvc.quotas.models import QuotaCounter
+from cloudsvc.quotas.models import Field, column_name, quota_counters
+from quotas.demand import QuotaClass
 
 
 class DepartmentUsage(NamedTuple):
@@ -31,19 +32,16 @@ class DepartmentUsage(NamedTuple):
 def all_usage(session: Session) -> Iterator[DepartmentUsage]:
     """All departments and classes, in one query (no query per department)."""
     parent = aliased(Department)
+    counters = quota_counters.c
+    figures = [counters[column_name(cls, field)] for cls in QuotaClass for field in Field]
     query = (
-        select(
-            Department.code,
-            parent.code,
-            Department.level,
-            QuotaCounter.quota_class,
-            QuotaCounter.quota_limit,
-            QuotaCounter.in_use,
-            QuotaCounter.reserved,
-        )
-        .join(Department, Department.id == QuotaCounter.department_id)
+        select(Department.code, parent.code, Department.level, *figures)
+        .join(Department, Department.id == counters.department_id)
         .outerjoin(parent, parent.id == Department.parent_id)
     )
     # Core execution (not the ORM's result machinery): tens of thousands of plain rows, fetched fast.
-    for row in session.connection().execute(query):
-        yield DepartmentUsage._make(row)
+    per_class = len(Field)
+    for code, parent_code, level, *values in session.connection().execute(query):
+        for i, cls in enumerate(QuotaClass):
+            limit, in_use, reserved = values[i * per_class : (i + 1) * per_class]
+            yield DepartmentUsage(code, parent_code, level, cls.value, limit, in_use, reserved)

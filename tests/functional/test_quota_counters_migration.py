@@ -63,12 +63,12 @@ def test_counters_survive_the_move_to_a_row_per_department_and_back(url: str) ->
         ],
     )
 
-    migrate.upgrade(url, "0005")
+    migrate.upgrade(url, "0006")
     columns = ", ".join(f"{cls}_{field}" for cls in CLASSES for field in ("limit", "in_use", "reserved"))
     per_department = _execute(url, f"SELECT department_id, {columns} FROM quota_counters ORDER BY 1")
     assert per_department == [(d, *(value for cls in CLASSES for value in PER_CLASS[d, cls])) for d in (1, 2)]
 
-    migrate.downgrade(url, "0004")
+    migrate.downgrade(url, "0005")
     back = _execute(
         url, "SELECT department_id, quota_class, quota_limit, in_use, reserved FROM quota_counters"
     )

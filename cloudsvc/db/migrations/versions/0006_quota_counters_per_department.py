@@ -1,7 +1,7 @@
 """quota counters: one row per department
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02
 
 An admission locks the counters of the requester's whole ancestor chain. With a row per department and
@@ -21,8 +21,8 @@ from alembic import op
 QUOTA_CLASSES = ("servers", "vcpus", "ram_mb", "volumes", "volume_gb", "bandwidth_mbps")
 PER_CLASS = "quota_counters_per_class"
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
