@@ -17,6 +17,7 @@ from cloudsvc.audit.views import router as audit_router
 from cloudsvc.config import Settings
 from cloudsvc.db import Database, migrate
 from cloudsvc.departments.views import router as departments_router
+from cloudsvc.migration.views import router as migration_router
 from cloudsvc.principals import service as principals
 from cloudsvc.principals.views import router as principals_router
 from cloudsvc.provisioning.worker import Worker, WorkerSettings
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         requests_router,
         quotas_router,
         audit_router,
+        migration_router,
     ):
         app.include_router(router)
     return app

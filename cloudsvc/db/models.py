@@ -3,6 +3,16 @@
 from cloudsvc.audit.models import AuditChainHead, AuditEvent
 from cloudsvc.db.base import Base
 from cloudsvc.departments.models import Department
+from cloudsvc.migration.models import (
+    CutoverStep,
+    LegacySystem,
+    MigrationPlan,
+    MigrationRequest,
+    MigrationTarget,
+    MigrationWave,
+    SystemDependency,
+    WaveSystem,
+)
 from cloudsvc.principals.models import Principal, RoleBinding
 from cloudsvc.provisioning.models import (
     ProvisionedResource,
@@ -25,8 +35,14 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "Base",
+    "CutoverStep",
     "Department",
     "IdempotencyKey",
+    "LegacySystem",
+    "MigrationPlan",
+    "MigrationRequest",
+    "MigrationTarget",
+    "MigrationWave",
     "Principal",
     "ProvisionedResource",
     "ProvisioningStep",
@@ -36,7 +52,9 @@ __all__ = [
     "ResourceRequest",
     "RoleBinding",
     "SimulatorObject",
+    "SystemDependency",
     "Tenancy",
+    "WaveSystem",
     "Zone",
     "ZoneHealth",
 ]
