@@ -1,0 +1,72 @@
+"""Lower bounds on the last wave: no plan can finish earlier, whatever the method.
+
+Two kinds, combined by taking the largest:
+
+- dependency chains: each group's earliest wave when capacity is ignored (its predecessors' earliest waves
+  plus the lags, skipped forward past its own and the global blackouts);
+- volume: for each capacity dimension, the groups that cannot start before wave t need at least
+  ceil(demand / capacity) waves from t on, and the groups with a strict tail of q waves after them must all
+  fit before the last q waves; groups larger than half a wave in a dimension cannot share a wave with each
+  other. Waves in a global blackout hold nothing and are not counted as room.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from migrations_plan.instance import Instance
+
+
+def earliest_waves(instance: Instance) -> list[int]:
+    """Per group, the earliest wave its dependencies and blackouts allow, capacity ignored."""
+    earliest = [1] * len(instance.groups)
+    for group in instance.topological:
+        start = max((earliest[p] + lag for p, lag, _ in instance.preds[group]), default=1)
+        earliest[group] = instance.next_allowed(group, start)
+    return earliest
+
+
+def strict_tails(instance: Instance) -> list[int]:
+    """Per group, the most ``before`` steps on a path from it to the end: waves that must follow it."""
+    tail = [0] * len(instance.groups)
+    for group in reversed(instance.topological):
+        tail[group] = max((tail[s] + lag for s, lag in instance.succs[group]), default=0)
+    return tail
+
+
+def _nth_open_wave(instance: Instance, start: int, n: int) -> int:
+    """The wave number of the n-th wave from ``start`` on (n >= 1) that is not in a global blackout."""
+    wave = start - 1
+    for _ in range(n):
+        wave = instance.global_blocked.next_free(wave + 1)
+    return wave
+
+
+def lower_bound(instance: Instance, earliest: list[int], tails: list[int]) -> int:
+    if not instance.groups:
+        return 0
+    best = max(earliest)
+    for dim, cap in enumerate(instance.capacity):
+        by_start: dict[int, list[int]] = defaultdict(list)
+        by_tail: dict[int, list[int]] = defaultdict(list)
+        for group, need in enumerate(instance.demand):
+            by_start[earliest[group]].append(need[dim])
+            by_tail[tails[group]].append(need[dim])
+        # groups starting no earlier than t, taking thresholds from the latest down
+        volume = big = 0
+        for start in sorted(by_start, reverse=True):
+            volume += sum(by_start[start])
+            big += sum(1 for need in by_start[start] if 2 * need > cap)
+            best = max(best, _nth_open_wave(instance, start, max(_waves(volume, cap), big)))
+        volume = big = 0
+        for tail in sorted(by_tail, reverse=True):
+            volume += sum(by_tail[tail])
+            big += sum(1 for need in by_tail[tail] if 2 * need > cap)
+            best = max(best, _nth_open_wave(instance, 1, max(_waves(volume, cap), big)) + tail)
+    return best
+
+
+def _waves(volume: int, cap: int) -> int:
+    # a positive volume always has a positive capacity: build() refuses groups larger than a wave
+    return math.ceil(volume / cap) if volume else 0

@@ -1,0 +1,188 @@
+"""The planning problem as the solvers see it: groups that move together, lagged arcs, blocked wave numbers.
+
+Systems that must share a wave (``same_wave`` pairs, cycles of ``not_after``) are contracted into one group
+with their summed demand and the union of their blackouts; the dependency graph between groups is then
+acyclic. Blackout dates become ranges of blocked wave numbers. Cutover hours become integer thousandths
+(rounded up for systems, down for the capacity) so the integer solvers never overrun the real figure.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass
+
+from migrations_plan.graph import Arc, arcs_of, dependency_problems, strong_components
+from migrations_plan.model import Period
+from migrations_plan.problem import PlanningError, PlanningProblem
+
+HOURS_SCALE = 1000
+DIMENSIONS = ("systems", "vcpus", "storage_gb", "cutover_hours")
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """Sorted, disjoint inclusive ranges of wave numbers, each with the blackout that blocks it."""
+
+    ranges: tuple[tuple[int, int, str], ...]
+
+    @classmethod
+    def of(cls, ranges: list[tuple[int, int, str]]) -> Blocked:
+        """Disjoint ranges from overlapping ones; each wave keeps the reason of a blackout covering it."""
+        disjoint: list[tuple[int, int, str]] = []
+        for first, last, why in sorted(ranges):
+            if disjoint and first <= disjoint[-1][1]:
+                first = disjoint[-1][1] + 1
+            if first <= last:
+                disjoint.append((first, last, why))
+        return cls(tuple(disjoint))
+
+    def _covering(self, wave: int) -> tuple[int, int, str] | None:
+        position = bisect_right(self.ranges, (wave, math.inf)) - 1
+        if position >= 0 and self.ranges[position][1] >= wave:
+            return self.ranges[position]
+        return None
+
+    def reason(self, wave: int) -> str | None:
+        covering = self._covering(wave)
+        return covering[2] if covering else None
+
+    def next_free(self, wave: int) -> int:
+        """The first wave number >= ``wave`` not blocked."""
+        while (covering := self._covering(wave)) is not None:
+            wave = covering[1] + 1
+        return wave
+
+    @property
+    def last(self) -> int:
+        return self.ranges[-1][1] if self.ranges else 0
+
+
+def blocked_waves(problem: PlanningProblem, periods: list[tuple[Period, str]]) -> Blocked:
+    """The wave numbers whose dates overlap any of ``periods`` (each with its description)."""
+    ranges: list[tuple[int, int, str]] = []
+    origin, days = problem.first_wave_starts, problem.wave_days
+    for period, why in periods:
+        if period.ends < origin:
+            continue
+        first = max(1, (period.starts - origin).days // days + 1)
+        last = (period.ends - origin).days // days + 1
+        ranges.append((first, last, why))
+    return Blocked.of(ranges)
+
+
+@dataclass
+class Instance:
+    problem: PlanningProblem
+    codes: list[str]
+    groups: list[list[int]]  # system indices per group, in input order
+    group_of: list[int]
+    demand: list[tuple[int, int, int, int]]  # per group, in DIMENSIONS order (hours scaled)
+    capacity: tuple[int, int, int, int]
+    preds: list[list[tuple[int, int, int]]]  # per group: (predecessor group, lag, dependency index)
+    succs: list[list[tuple[int, int]]]  # per group: (successor group, lag)
+    topological: list[int]  # groups, every predecessor before its successors
+    blocked: list[Blocked]  # per group: its members' blackouts
+    global_blocked: Blocked
+
+    def allowed(self, group: int, wave: int) -> bool:
+        return self.global_blocked.reason(wave) is None and self.blocked[group].reason(wave) is None
+
+    def next_allowed(self, group: int, wave: int) -> int:
+        while True:
+            free = self.blocked[group].next_free(self.global_blocked.next_free(wave))
+            if free == wave:
+                return wave
+            wave = free
+
+
+def scaled_hours(hours: float) -> int:
+    return math.ceil(round(hours * HOURS_SCALE, 6))
+
+
+def build(problem: PlanningProblem) -> Instance:
+    """Contract groups and check the input; PlanningError for anything that makes planning impossible."""
+    systems = problem.systems
+    codes = [system.code for system in systems]
+    duplicates = sorted(code for code, count in Counter(codes).items() if count > 1)
+    if duplicates:
+        raise PlanningError([f"system {code} is listed more than once" for code in duplicates], duplicates)
+    issues = dependency_problems(systems, problem.dependencies)
+    if issues:
+        raise PlanningError(
+            [issue.message for issue in issues], [code for issue in issues for code in issue.systems]
+        )
+    index = {code: i for i, code in enumerate(codes)}
+    arcs: list[Arc] = arcs_of(index, problem.dependencies)
+    component = strong_components(len(codes), arcs)
+    count = max(component, default=-1) + 1
+    # Tarjan numbers sinks first: renumber so that group numbers follow a topological order.
+    group_of = [count - 1 - c for c in component]
+    groups: list[list[int]] = [[] for _ in range(count)]
+    for system, group in enumerate(group_of):
+        groups[group].append(system)
+    dependency_index = {id(dep): position for position, dep in enumerate(problem.dependencies)}
+    preds: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
+    succs: list[list[tuple[int, int]]] = [[] for _ in range(count)]
+    for arc in arcs:
+        tail, head = group_of[arc.tail], group_of[arc.head]
+        if tail != head:
+            preds[head].append((tail, arc.lag, dependency_index[id(arc.dependency)]))
+            succs[tail].append((head, arc.lag))
+    capacity = problem.capacity
+    cap = (
+        capacity.systems,
+        capacity.vcpus,
+        capacity.storage_gb,
+        math.floor(round(capacity.cutover_hours * HOURS_SCALE, 6)),
+    )
+    demand: list[tuple[int, int, int, int]] = []
+    blocked: list[Blocked] = []
+    too_big: list[str] = []
+    named: list[str] = []
+    for members in groups:
+        need = (
+            len(members),
+            sum(systems[m].vcpus for m in members),
+            sum(systems[m].storage_gb for m in members),
+            sum(scaled_hours(systems[m].cutover_hours) for m in members),
+        )
+        demand.append(need)
+        over = [
+            f"{DIMENSIONS[d]} {shown(d, need[d])} > {shown(d, cap[d])}" for d in range(4) if need[d] > cap[d]
+        ]
+        if over:
+            who = ", ".join(codes[m] for m in members)
+            together = f"systems {who}, which move together," if len(members) > 1 else f"system {who}"
+            too_big.append(f"{together} exceed one wave's capacity: {'; '.join(over)}")
+            named.extend(codes[m] for m in members)
+        blocked.append(
+            blocked_waves(
+                problem,
+                [
+                    (period, f"blackout {period} of {codes[m]}")
+                    for m in members
+                    for period in systems[m].blackouts
+                ],
+            )
+        )
+    if too_big:
+        raise PlanningError(too_big, named)
+    return Instance(
+        problem=problem,
+        codes=codes,
+        groups=groups,
+        group_of=group_of,
+        demand=demand,
+        capacity=cap,
+        preds=preds,
+        succs=succs,
+        topological=list(range(count)),
+        blocked=blocked,
+        global_blocked=blocked_waves(problem, [(p, f"global blackout {p}") for p in problem.blackouts]),
+    )
+
+
+def shown(dimension: int, amount: int) -> str:
+    return f"{amount / HOURS_SCALE:g}" if DIMENSIONS[dimension] == "cutover_hours" else str(amount)
