@@ -56,8 +56,8 @@ class LegacySystem(Base):
 
 
 class SystemDependency(Base):
-    """``system`` depends on ``depends_on``. Tight coupling: both move in the same wave; loose: the
-    dependency moves no later than the system."""
+    """``system`` depends on ``depends_on``; ``coupling`` (migrations_plan's Coupling) relates their waves:
+    same_wave, before (the dependency strictly earlier) or not_after (no later than the system)."""
 
     __tablename__ = "legacy_system_dependencies"
 

@@ -56,7 +56,8 @@ def run(playbook_dir: Path, playbook: str, extravars: dict[str, Any], *, invento
             json_mode=False,
         )
         events = [_event(e) for e in runner.events if e.get("event") in _KEPT_EVENTS]
-        stdout = runner.stdout.read()[-_MAX_STDOUT:]
+        with runner.stdout as handle:  # each access opens the artifact file anew
+            stdout = handle.read()[-_MAX_STDOUT:]
     failed = next((e for e in events if e["event"] in ("runner_on_failed", "runner_on_unreachable")), None)
     ok = runner.status == "successful" and runner.rc == 0
     message = None

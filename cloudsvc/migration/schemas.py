@@ -44,8 +44,8 @@ class MaintenanceWindow(StrictInput):
 class Period(StrictInput):
     """Days (both ends included) in which the system must not move, e.g. tax season for finance systems."""
 
-    start: date
-    end: date
+    start: Lax[date]
+    end: Lax[date]
     reason: Text | None = None
 
     @model_validator(mode="after")
@@ -58,7 +58,8 @@ class Period(StrictInput):
 class DependencyIn(StrictInput):
     code: Code = Field(description="The system this one depends on")
     coupling: Lax[Coupling] = Field(
-        description="tight: both move in the same wave; otherwise the dependency moves no later than this"
+        default=Coupling.not_after,
+        description="same_wave: move together; before: the dependency strictly earlier; not_after: no later",
     )
 
 
@@ -194,7 +195,7 @@ class PlanIn(StrictInput):
     systems: list[Code] | None = Field(default=None, max_length=100_000, description="Codes to plan")
     filter: SystemFilter | None = Field(default=None, description="Or: the systems matching this")
     capacity: Capacity
-    first_wave_starts: date
+    first_wave_starts: Lax[date]
     wave_days: int = Field(ge=1, le=366)
     blackouts: list[Period] = Field(default_factory=list, max_length=500, description="For every system")
     method: Lax[PlanMethod] = PlanMethod.auto
@@ -267,7 +268,7 @@ class ExecuteOut(BaseModel):
 
 class TargetIn(StrictInput):
     share: float = Field(ge=0, le=1)
-    due_on: date | None = None
+    due_on: Lax[date] | None = None
 
 
 class KpiOut(BaseModel):

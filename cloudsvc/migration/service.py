@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from cloudsvc.audit import service as audit
 from cloudsvc.departments import service as departments
 from cloudsvc.departments.models import Department
-from cloudsvc.errors import Conflict, InvalidInput, NotFound
+from cloudsvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cloudsvc.migration import domain
 from cloudsvc.migration.lifecycle import IN_FLIGHT, SystemStatus
 from cloudsvc.migration.models import (
@@ -354,10 +354,17 @@ def remove(session: Session, caller: Caller, code: str) -> None:
 # --- import -----------------------------------------------------------------------------------------------
 
 
+def require_importer(caller: Caller) -> None:
+    """Refuse at once a caller who may change no system anywhere (before reading what it uploaded)."""
+    if caller.scopes(Permission.migration_manage) == []:
+        raise Forbidden(f"{caller.name} may not change the migration inventory")
+
+
 def import_rows(
     session: Session, caller: Caller, rows: Sequence[ParsedRow], problems: list[RowProblem]
 ) -> ImportResult:
     """Create or update every row's system, or none: any problem raises ImportRejected listing them all."""
+    require_importer(caller)
     problems = list(problems)
     good = [r for r in rows if r.system is not None]
     row_of: dict[str, int] = {}

@@ -4,7 +4,7 @@ Cells hold plain text; lists use ';' between items:
 
     maintenance_windows  "sat 22:00-06:00; sun 00:00-04:00"
     blackout_periods     "2027-03-01..2027-05-31 tax season; 2027-10-01..2027-10-07"
-    depends_on           "crm:tight; hr-db"   (a code alone means the dependency moves no later)
+    depends_on           "crm:same_wave; hr-db:before; mail"  (a code alone: not_after)
 
 Parsing never raises on bad content: every problem becomes a ``RowProblem`` naming the spreadsheet row
 (the header is row 1) and the column, so that the whole file can be reported at once.
@@ -49,7 +49,7 @@ _FIELD_TO_COLUMN = {"department_code": "department", "dependencies": "depends_on
 _INTS = ("mlps_level", "vcpus", "ram_mb", "storage_gb", "bandwidth_mbps")
 _WINDOW = re.compile(r"^(?P<weekday>[a-z]{3})\s+(?P<start>\d\d:\d\d)\s*-\s*(?P<end>\d\d:\d\d)$")
 _PERIOD = re.compile(r"^(?P<start>\d{4}-\d\d-\d\d)\s*\.\.\s*(?P<end>\d{4}-\d\d-\d\d)(?:\s+(?P<reason>.+))?$")
-DEFAULT_COUPLING = Coupling.loose
+DEFAULT_COUPLING = Coupling.not_after
 
 CSV_TYPE = "text/csv"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -94,7 +94,10 @@ def read_table(data: bytes, media_type: str) -> list[dict[str, str]]:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise UnreadableFile("CSV must be UTF-8") from exc
-        table = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+        try:
+            table = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+        except csv.Error as exc:
+            raise UnreadableFile(f"not a readable CSV table ({exc})") from exc
     if not table or not any(table[0]):
         raise UnreadableFile("the file has no header row")
     header = [h.strip().lower() for h in table[0]]

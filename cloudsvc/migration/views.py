@@ -126,7 +126,7 @@ async def _upload(request: Request) -> Upload:
     if media_type not in (tabular.CSV_TYPE, tabular.XLSX_TYPE):
         raise InvalidInput(
             f"send text/csv, {tabular.XLSX_TYPE} or multipart/form-data, not {media_type or 'nothing'}",
-            field="Content-Type",
+            field="file",
         )
     return Upload(await request.body(), media_type)
 
@@ -156,8 +156,10 @@ _IMPORT_BODY = {
     responses={422: {"description": "Every bad row as errors: [{row, column, problem}]; nothing imported"}},
 )
 def import_systems(
-    upload: Annotated[Upload, Depends(_upload)], session: SessionDep, caller: CallerDep
+    session: SessionDep, caller: CallerDep, upload: Annotated[Upload, Depends(_upload)]
 ) -> ImportResult:
+    # The caller is declared first: FastAPI resolves dependencies in order, so 401 comes before any 422.
+    service.require_importer(caller)
     try:
         rows = tabular.read_table(upload.data, upload.media_type)
     except tabular.UnreadableFile as exc:
@@ -314,11 +316,15 @@ def _cutover_out(session: Session, system: LegacySystem) -> CutoverOut:
 def cutover_system(
     code: SystemCodePath,
     database: DatabaseDep,
+    session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
     body: CutoverIn | None = None,
 ) -> CutoverOut:
     """Run the cutover steps now (this call returns when they, or their rollback, are done)."""
+    # The cutover writes in transactions of its own between playbook runs; the session that authenticated
+    # the caller must not hold a transaction (on SQLite, the write lock) meanwhile.
+    session.close()
     config = cutover.CutoverConfig(
         playbook_dir=settings.migration_playbook_dir,
         work_dir=settings.migration_work_dir,

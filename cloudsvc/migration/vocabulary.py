@@ -1,20 +1,5 @@
-"""The planner's vocabulary as the control plane uses it (temporary until migrations_plan lands)."""
+"""The planner's vocabulary, re-exported for the control plane's schemas."""
 
-from __future__ import annotations
+from migrations_plan.model import Coupling, Strategy
 
-from enum import StrEnum
-
-
-class Strategy(StrEnum):
-    rehost = "rehost"
-    replatform = "replatform"
-    refactor = "refactor"
-    repurchase = "repurchase"
-    relocate = "relocate"
-    retain = "retain"
-    retire = "retire"
-
-
-class Coupling(StrEnum):
-    tight = "tight"
-    loose = "loose"
+__all__ = ["Coupling", "Strategy"]
