@@ -6,7 +6,7 @@ export CLOUDSVC_DATABASE_URL ?= sqlite:///$(CURDIR)/cloudsvc.db
 # A development-only token (refused when CLOUDSVC_ENVIRONMENT=production).
 export CLOUDSVC_BOOTSTRAP_TOKEN ?= dev-bootstrap-token
 
-.PHONY: help setup run test unit-test lint bench clean
+.PHONY: help setup run test unit-test lint bench bench-planner clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ unit-test: setup ## Only the fast tests that need no database
 bench: setup ## Run the benchmarks (PostgreSQL on 127.0.0.1:5432); each prints its figures and baseline ratio
 	scripts/ensure-postgres.sh
 	$(VENV)/bin/python -m bench.quota_admission
+
+bench-planner: setup ## Wave planner time and quality on 100 to 10,000 systems, against the CP-SAT optimum
+	$(VENV)/bin/python -m bench.wave_planner
 
 clean: ## Remove the virtualenv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis cloudsvc.db cloudsvc.db-*

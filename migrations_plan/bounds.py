@@ -35,6 +35,18 @@ def strict_tails(instance: Instance) -> list[int]:
     return tail
 
 
+def latest_waves(instance: Instance, last: int) -> list[int]:
+    """Per group, the latest wave it may take for the plan to end by wave ``last``, capacity ignored.
+
+    Below 1 when that is impossible; the heuristic uses these as deadlines (least slack first).
+    """
+    latest = [last] * len(instance.groups)
+    for group in reversed(instance.topological):
+        deadline = min((latest[s] - lag for s, lag in instance.succs[group]), default=last)
+        latest[group] = instance.previous_allowed(group, deadline) if deadline >= 1 else deadline
+    return latest
+
+
 def _nth_open_wave(instance: Instance, start: int, n: int) -> int:
     """The wave number of the n-th wave from ``start`` on (n >= 1) that is not in a global blackout."""
     wave = start - 1

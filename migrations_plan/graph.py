@@ -11,18 +11,18 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from migrations_plan.model import Coupling, Dependency, LegacySystem
 
 
-@dataclass(frozen=True)
-class Arc:
-    """``wave(head) >= wave(tail) + lag``; ``dependency`` is the input edge it comes from."""
+class Arc(NamedTuple):
+    """``wave(head) >= wave(tail) + lag``; ``dependency`` is the input edge's position in its list."""
 
     tail: int
     head: int
     lag: int
-    dependency: Dependency
+    dependency: int
 
 
 @dataclass(frozen=True)
@@ -38,15 +38,17 @@ class DependencyProblem:
 def arcs_of(index: dict[str, int], dependencies: Iterable[Dependency]) -> list[Arc]:
     """The lag arcs between known systems (edges naming unknown systems are left out)."""
     arcs: list[Arc] = []
-    for dep in dependencies:
-        if dep.system not in index or dep.depends_on not in index:
+    same_wave, before = Coupling.same_wave, Coupling.before
+    for position, dep in enumerate(dependencies):
+        tail, head = index.get(dep.depends_on), index.get(dep.system)
+        if tail is None or head is None:
             continue
-        tail, head = index[dep.depends_on], index[dep.system]
-        if dep.coupling is Coupling.same_wave:
-            arcs.append(Arc(tail, head, 0, dep))
-            arcs.append(Arc(head, tail, 0, dep))
+        coupling = dep.coupling
+        if coupling == same_wave:
+            arcs.append(Arc(tail, head, 0, position))
+            arcs.append(Arc(head, tail, 0, position))
         else:
-            arcs.append(Arc(tail, head, 1 if dep.coupling is Coupling.before else 0, dep))
+            arcs.append(Arc(tail, head, 1 if coupling == before else 0, position))
     return arcs
 
 

@@ -2,40 +2,39 @@
 
 A group is ready for wave k once all its predecessors have a wave and their lags allow k. Wave by wave,
 ready groups are taken in priority order and placed if the wave has room in every dimension and none of
-their blackouts covers it; what does not fit waits for the next wave. Urgency is the number of ``before``
-steps still to follow the group (its strict tail: a long chain started late stretches the whole plan),
-then its size (large groups are hard to fit later, as in first-fit decreasing bin packing). Several priority
-rules are tried and the shortest plan kept; linear in the inventory per rule, up to heap operations.
+their blackouts covers it; what does not fit waits for the next wave. Urgency comes from the group's
+deadline or strict tail (see ``best_schedule``), then its size (large groups are hard to fit later, as in
+first-fit decreasing bin packing). Several rules are tried and the shortest plan kept; each run is linear
+in the inventory, up to heap operations.
 """
 
 from __future__ import annotations
 
 import heapq
+import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from migrations_plan.bounds import latest_waves
 from migrations_plan.instance import Instance
 
 # After this many groups in a row that do not fit, a wave counts as full: scanning the rest of a long ready
 # list for a small enough group costs more than it gains on large inventories.
 MISSES_BEFORE_FULL = 64
 
+RESTARTS = 200  # randomised runs at most, within the time budget
+
 Priority = Callable[[int], tuple[float, ...]]
 
 
-def priority_rules(instance: Instance, tails: Sequence[int]) -> list[Priority]:
+def _sizes(instance: Instance) -> tuple[list[float], list[float]]:
+    """Per group: the largest share of a wave it takes in any dimension, and the shares summed."""
     cap = instance.capacity
-    fill = [
-        sum(need[d] / cap[d] for d in range(4) if cap[d]) for need in instance.demand
-    ]  # share of a wave it takes, summed over dimensions
-    peak = [max((need[d] / cap[d] for d in range(4) if cap[d]), default=0.0) for need in instance.demand]
-    successors = [len(s) for s in instance.succs]
-    return [
-        lambda g: (-tails[g], -peak[g], -fill[g]),
-        lambda g: (-tails[g], -fill[g]),
-        lambda g: (-tails[g], -successors[g], -peak[g]),
-        lambda g: (-peak[g] - tails[g], -fill[g]),
-    ]
+    dims = [d for d in range(4) if cap[d]]
+    peak = [max((need[d] / cap[d] for d in dims), default=0.0) for need in instance.demand]
+    fill = [sum(need[d] / cap[d] for d in dims) for need in instance.demand]
+    return peak, fill
 
 
 def schedule(instance: Instance, priority: Priority, limit: int | None) -> list[int] | None:
@@ -92,11 +91,50 @@ def schedule(instance: Instance, priority: Priority, limit: int | None) -> list[
     return wave
 
 
-def best_schedule(instance: Instance, tails: Sequence[int], limit: int | None) -> list[int] | None:
-    """The shortest plan over the priority rules (ties: the first rule's)."""
-    best: list[int] | None = None
-    for rule in priority_rules(instance, tails):
-        waves = schedule(instance, rule, limit)
-        if waves is not None and (best is None or max(waves, default=0) < max(best, default=0)):
+def _by_deadline(latest: Sequence[int], tails: Sequence[int], peak: Sequence[float]) -> Priority:
+    return lambda g: (latest[g], -tails[g], -peak[g])
+
+
+def _blurred(latest: Sequence[int], blur: Sequence[float], peak: Sequence[float]) -> Priority:
+    return lambda g: (latest[g] + blur[g], -peak[g])
+
+
+def best_schedule(
+    instance: Instance, tails: Sequence[int], lower: int, limit: int | None, budget_s: float
+) -> list[int] | None:
+    """The shortest plan found by the priority rules within about ``budget_s`` seconds.
+
+    First by strict tail (the critical path), then by deadlines: for a target last wave T from the lower
+    bound up, each group's latest wave that still lets the plan end by T given its successors' blackouts
+    (``latest_waves``), least slack first. Deadlines see what tails cannot: a finance system that must
+    move before tax season closes its window. The sweep stops at the bound, once the target reaches the
+    best plan, or when the budget is spent; randomised restarts follow (below).
+    """
+    stop = time.monotonic() + budget_s
+    peak, fill = _sizes(instance)
+    best = schedule(instance, lambda g: (-tails[g], -peak[g], -fill[g]), limit)
+    target = lower
+    while best is None or max(best) > lower:
+        if best is not None and target >= max(best):
+            break
+        if time.monotonic() > stop and best is not None:
+            break
+        if limit is not None and target > limit:
+            break
+        waves = schedule(instance, _by_deadline(latest_waves(instance, target), tails, peak), limit)
+        if waves is not None and (best is None or max(waves) < max(best)):
+            best = waves
+        target += 1
+    # Randomised restarts with what is left of the budget: a random target below the best plan, and
+    # deadlines blurred by up to two waves, which lets groups of similar urgency trade places.
+    rng = random.Random(0)  # noqa: S311 - search diversity, not secrets; seeded: same problem, same plan
+    for _ in range(RESTARTS):
+        goal = max(best) - 1 if best is not None else limit
+        if goal is None or goal < lower or time.monotonic() > stop:
+            break
+        latest = latest_waves(instance, rng.randint(lower, goal))
+        blur = [rng.random() * rng.choice((0, 1, 2)) for _ in latest]
+        waves = schedule(instance, _blurred(latest, blur, peak), limit)
+        if waves is not None and (best is None or max(waves) < max(best)):
             best = waves
     return best

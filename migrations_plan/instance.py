@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 
-from migrations_plan.graph import Arc, arcs_of, dependency_problems, strong_components
+from migrations_plan.graph import Arc, arcs_of, dependency_problems, strict_cycles, strong_components
 from migrations_plan.model import Period
 from migrations_plan.problem import PlanningError, PlanningProblem
 
@@ -52,6 +52,12 @@ class Blocked:
         """The first wave number >= ``wave`` not blocked."""
         while (covering := self._covering(wave)) is not None:
             wave = covering[1] + 1
+        return wave
+
+    def previous_free(self, wave: int) -> int:
+        """The last wave number <= ``wave`` not blocked (may be 0 or less: none)."""
+        while (covering := self._covering(wave)) is not None:
+            wave = covering[0] - 1
         return wave
 
     @property
@@ -96,6 +102,13 @@ class Instance:
                 return wave
             wave = free
 
+    def previous_allowed(self, group: int, wave: int) -> int:
+        while True:
+            free = self.blocked[group].previous_free(self.global_blocked.previous_free(wave))
+            if free == wave:
+                return wave
+            wave = free
+
 
 def scaled_hours(hours: float) -> int:
     return math.ceil(round(hours * HOURS_SCALE, 6))
@@ -108,27 +121,27 @@ def build(problem: PlanningProblem) -> Instance:
     duplicates = sorted(code for code, count in Counter(codes).items() if count > 1)
     if duplicates:
         raise PlanningError([f"system {code} is listed more than once" for code in duplicates], duplicates)
-    issues = dependency_problems(systems, problem.dependencies)
-    if issues:
-        raise PlanningError(
-            [issue.message for issue in issues], [code for issue in issues for code in issue.systems]
-        )
     index = {code: i for i, code in enumerate(codes)}
     arcs: list[Arc] = arcs_of(index, problem.dependencies)
     component = strong_components(len(codes), arcs)
+    unknown = any(d.system not in index or d.depends_on not in index for d in problem.dependencies)
+    if unknown or strict_cycles(codes, arcs, component):
+        issues = dependency_problems(systems, problem.dependencies)
+        raise PlanningError(
+            [issue.message for issue in issues], [code for issue in issues for code in issue.systems]
+        )
     count = max(component, default=-1) + 1
     # Tarjan numbers sinks first: renumber so that group numbers follow a topological order.
     group_of = [count - 1 - c for c in component]
     groups: list[list[int]] = [[] for _ in range(count)]
     for system, group in enumerate(group_of):
         groups[group].append(system)
-    dependency_index = {id(dep): position for position, dep in enumerate(problem.dependencies)}
     preds: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
     succs: list[list[tuple[int, int]]] = [[] for _ in range(count)]
     for arc in arcs:
         tail, head = group_of[arc.tail], group_of[arc.head]
         if tail != head:
-            preds[head].append((tail, arc.lag, dependency_index[id(arc.dependency)]))
+            preds[head].append((tail, arc.lag, arc.dependency))
             succs[tail].append((head, arc.lag))
     capacity = problem.capacity
     cap = (

@@ -52,7 +52,7 @@ def plan_waves(problem: PlanningProblem, *, method: str = "auto", time_limit_s: 
     limit = problem.max_waves
     if limit is not None:
         _check_limit(instance, earliest, lower, limit)
-    greedy = best_schedule(instance, tails, limit)
+    greedy = best_schedule(instance, tails, lower, limit, budget_s=time_limit_s / 4)
     greedy_last = max(greedy) if greedy is not None else None
     horizon = greedy_last if greedy_last is not None else limit
     assert horizon is not None  # without max_waves the heuristic always finds a plan
@@ -61,7 +61,13 @@ def plan_waves(problem: PlanningProblem, *, method: str = "auto", time_limit_s: 
         method == "auto" and greedy_last != lower and choices <= AUTO_EXACT_MAX_CHOICES
     )
     if not exact_wanted:
-        assert greedy is not None  # horizon came from it
+        if greedy is None:
+            raise PlanningError(
+                [
+                    f"the heuristic found no plan within max_waves {limit} (none can end before wave "
+                    f"{lower}); method='cp-sat' searches exhaustively"
+                ]
+            )
         return _plan(instance, greedy, "heuristic", greedy_last == lower, lower)
     remaining = max(0.1, time_limit_s - (time.monotonic() - started))
     result = solve(instance, earliest, tails, horizon, lower, greedy, remaining)
@@ -87,7 +93,12 @@ def _check_limit(instance: Instance, earliest: list[int], lower: int, limit: int
         ]
         raise PlanningError(problems, [instance.codes[m] for g in late for m in instance.groups[g]])
     if lower > limit:
-        raise PlanningError([f"the systems need at least {lower} waves by capacity, max_waves is {limit}"])
+        raise PlanningError(
+            [
+                f"no plan ends before wave {lower} (dependency chains, blackouts, capacity), "
+                f"max_waves is {limit}"
+            ]
+        )
 
 
 def _left_shift(instance: Instance, waves: list[int]) -> list[int]:
