@@ -90,7 +90,9 @@ def _assess(session: Session, system: LegacySystem, candidates: Sequence[Zone]) 
     return checks
 
 
-def _apply(session: Session, caller: Caller, system: LegacySystem, candidates: Sequence[Zone]) -> None:
+def _apply(
+    session: Session, caller: Caller, system: LegacySystem, candidates: Sequence[Zone], note: str | None
+) -> None:
     inventory.require_manage(caller, system)
     checks = _assess(session, system, candidates)
     ready = all(c.ok for c in checks)
@@ -108,20 +110,23 @@ def _apply(session: Session, caller: Caller, system: LegacySystem, candidates: S
             "suggested_strategy": system.suggested_strategy,
             "target_zone": system.target_zone.name if system.target_zone else None,
             "ready": ready,
+            "note": note,
         },
     )
 
 
-def assess(session: Session, caller: Caller, code: str) -> LegacySystem:
+def assess(session: Session, caller: Caller, code: str, *, note: str | None = None) -> LegacySystem:
     system = inventory.get(session, caller, code)
-    _apply(session, caller, system, zones.list_all(session))
+    _apply(session, caller, system, zones.list_all(session), note)
     return system
 
 
-def assess_many(session: Session, caller: Caller, codes: Sequence[str]) -> list[LegacySystem]:
+def assess_many(
+    session: Session, caller: Caller, codes: Sequence[str], *, note: str | None = None
+) -> list[LegacySystem]:
     """All or none: one system that may not be assessed refuses the whole call."""
     candidates = zones.list_all(session)
     systems = [inventory.get(session, caller, code) for code in dict.fromkeys(codes)]
     for system in systems:
-        _apply(session, caller, system, candidates)
+        _apply(session, caller, system, candidates, note)
     return systems

@@ -46,6 +46,9 @@ def _begin(
     session: Session, caller: Caller, code: str, extravars: dict[str, Any], config: CutoverConfig
 ) -> tuple[int, int, dict[str, Any]]:
     system = inventory.get_managed(session, caller, code)
+    # Locked and read again: of two concurrent cutovers of one system, the second sees cutting_over.
+    session.execute(select(LegacySystem.id).where(LegacySystem.id == system.id).with_for_update())
+    session.refresh(system)
     if system.status not in (SystemStatus.provisioning, SystemStatus.rolled_back):
         raise Conflict(
             f"system {code} is {system.status}; a cutover starts once its resources are provisioned",

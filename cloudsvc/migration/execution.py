@@ -36,8 +36,8 @@ MAX_SERVER_RAM_MB = 4 * 1024 * 1024
 MAX_VOLUME_GB = 65_536
 
 
-def get_wave(session: Session, caller: Caller, wave_id: int) -> MigrationWave:
-    wave = session.get(MigrationWave, wave_id)
+def get_wave(session: Session, caller: Caller, wave_id: int, *, for_update: bool = False) -> MigrationWave:
+    wave = session.get(MigrationWave, wave_id, with_for_update=for_update)
     if wave is None or not any(
         caller.may(Permission.migration_read, ws.system.department.path) for ws in wave.systems
     ):
@@ -92,7 +92,8 @@ def submissions(system: LegacySystem, *, image: str, justification: str) -> list
 
 def execute(session: Session, caller: Caller, wave_id: int, *, image: str) -> MigrationWave:
     """Submit the requests of every planned system of the wave, all or none (a quota refusal undoes all)."""
-    wave = get_wave(session, caller, wave_id)
+    # Locked, so that two concurrent executions cannot both submit the requests (SQLite serialises anyway).
+    wave = get_wave(session, caller, wave_id, for_update=True)
     plan = session.get_one(MigrationPlan, wave.plan_id)
     systems = [ws.system for ws in wave.systems]
     for system in systems:

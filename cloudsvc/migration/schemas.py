@@ -167,8 +167,19 @@ class ImportResult(BaseModel):
     codes: list[str]
 
 
+class AssessIn(StrictInput):
+    note: Text | None = Field(default=None, description="Why, for the audit trail")
+
+
+class ExecuteIn(StrictInput):
+    image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,254}$")] | None = (
+        Field(default=None, description="Image of the servers requested; the configured default if not given")
+    )
+
+
 class AssessBulk(StrictInput):
     codes: list[Code] = Field(min_length=1, max_length=10_000)
+    note: Text | None = Field(default=None, description="Why, for the audit trail")
 
 
 class Capacity(StrictInput):

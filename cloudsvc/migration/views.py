@@ -17,10 +17,12 @@ from cloudsvc.migration.lifecycle import SystemStatus
 from cloudsvc.migration.models import LegacySystem, MigrationPlan, MigrationWave
 from cloudsvc.migration.schemas import (
     AssessBulk,
+    AssessIn,
     CutoverIn,
     CutoverOut,
     CutoverStepOut,
     DepartmentProgress,
+    ExecuteIn,
     ExecuteOut,
     ImportResult,
     KpiOut,
@@ -113,6 +115,8 @@ class Upload:
 
 
 async def _upload(request: Request) -> Upload:
+    # Read first: the body size limit applies whatever was sent (Starlette parses a form from this copy).
+    body = await request.body()
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";")[0].strip().lower()
     if media_type == "multipart/form-data":
@@ -126,9 +130,9 @@ async def _upload(request: Request) -> Upload:
     if media_type not in (tabular.CSV_TYPE, tabular.XLSX_TYPE):
         raise InvalidInput(
             f"send text/csv, {tabular.XLSX_TYPE} or multipart/form-data, not {media_type or 'nothing'}",
-            field="file",
+            field="body",
         )
-    return Upload(await request.body(), media_type)
+    return Upload(body, media_type)
 
 
 _IMPORT_BODY = {
@@ -225,15 +229,17 @@ def delete_system(code: SystemCodePath, session: SessionDep, caller: CallerDep) 
 
 
 @router.post("/systems/{code}:assess", name="migration.systems.assess")
-def assess_system(code: SystemCodePath, session: SessionDep, caller: CallerDep) -> SystemOut:
-    system = assessment.assess(session, caller, code)
+def assess_system(
+    code: SystemCodePath, session: SessionDep, caller: CallerDep, body: AssessIn | None = None
+) -> SystemOut:
+    system = assessment.assess(session, caller, code, note=body.note if body else None)
     session.commit()
     return _outs(session, [system])[0]
 
 
 @router.post("/systems:assess", name="migration.systems.assess_bulk")
 def assess_systems(body: AssessBulk, session: SessionDep, caller: CallerDep) -> list[SystemOut]:
-    systems = assessment.assess_many(session, caller, body.codes)
+    systems = assessment.assess_many(session, caller, body.codes, note=body.note)
     session.commit()
     return _outs(session, systems)
 
@@ -289,9 +295,14 @@ def get_wave(wave_id: WaveIdPath, session: SessionDep, caller: CallerDep) -> Wav
 
 @router.post("/waves/{wave_id}:execute", name="migration.waves.execute")
 def execute_wave(
-    wave_id: WaveIdPath, session: SessionDep, caller: CallerDep, settings: SettingsDep
+    wave_id: WaveIdPath,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    body: ExecuteIn | None = None,
 ) -> ExecuteOut:
-    wave = execution.execute(session, caller, wave_id, image=settings.migration_server_image)
+    image = (body.image if body else None) or settings.migration_server_image
+    wave = execution.execute(session, caller, wave_id, image=image)
     session.commit()
     return ExecuteOut(
         wave_id=wave.id, status=wave.status, systems=_outs(session, [ws.system for ws in wave.systems])
