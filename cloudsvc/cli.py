@@ -234,6 +234,12 @@ def migration() -> None:
     pass
 
 
+def _migration_database() -> Database:
+    database = Database(_settings().database_url)
+    click.get_current_context().call_on_close(database.dispose)  # pooled connections go with the command
+    return database
+
+
 def _operator() -> Caller:
     # Changing the inventory from a shell is an operator's act; the audit trail names the CLI as the actor.
     return Caller(principal_id="cli", name="cli", grants=(Grant(Role.operator, None),))
@@ -248,7 +254,7 @@ def migration_import(path: str) -> None:
 
     data = Path(path).read_bytes()
     media_type = tabular.XLSX_TYPE if path.lower().endswith(".xlsx") else tabular.CSV_TYPE
-    database = Database(_settings().database_url)
+    database = _migration_database()
     try:
         rows = tabular.read_table(data, media_type)
         parsed, problems = tabular.parse_rows(rows)
@@ -273,7 +279,7 @@ def migration_export(format_: str, output: str, department: str | None) -> None:
     from cloudsvc.migration import service, tabular
     from cloudsvc.migration.schemas import SystemFilter
 
-    database = Database(_settings().database_url)
+    database = _migration_database()
     with database.session() as session:
         found = service.list_visible(
             session, _operator(), SystemFilter(department_code=department), after_code=None, limit=None
@@ -330,7 +336,7 @@ def migration_plan(
         )
     except ValidationError as exc:
         raise click.BadParameter(str(exc)) from exc
-    database = Database(_settings().database_url)
+    database = _migration_database()
     try:
         with database.transaction() as session:
             plan = planning.create(session, _operator(), data)
@@ -357,7 +363,7 @@ def migration_plan(
 def migration_progress() -> None:
     from cloudsvc.migration import progress
 
-    database = Database(_settings().database_url)
+    database = _migration_database()
     with database.session() as session:
         figures = progress.migration_kpis(session)
     _echo_json(
