@@ -47,12 +47,34 @@ def latest_waves(instance: Instance, last: int) -> list[int]:
     return latest
 
 
-def _nth_open_wave(instance: Instance, start: int, n: int) -> int:
-    """The wave number of the n-th wave from ``start`` on (n >= 1) that is not in a global blackout."""
+def _nth_open_wave(instance: Instance, start: int, n: int, group: int | None = None) -> int:
+    """The n-th wave from ``start`` on that is not in a global blackout (nor in ``group``'s own)."""
     wave = start - 1
     for _ in range(n):
-        wave = instance.global_blocked.next_free(wave + 1)
+        wave = (
+            instance.global_blocked.next_free(wave + 1)
+            if group is None
+            else instance.next_allowed(group, wave + 1)
+        )
     return wave
+
+
+def _blackout_bound(instance: Instance, earliest: list[int]) -> int:
+    """The volume bound again for each set of groups sharing the same blackouts (e.g. every finance
+    system shut in tax season), counting only the waves open to them."""
+    sharing: dict[tuple[tuple[int, int, str], ...], list[int]] = defaultdict(list)
+    for group, blocked in enumerate(instance.blocked):
+        if blocked.ranges:
+            sharing[tuple((first, last, "") for first, last, _ in blocked.ranges)].append(group)
+    best = 0
+    for members in sharing.values():
+        for dim, cap in enumerate(instance.capacity):
+            volume = 0
+            for group in sorted(members, key=earliest.__getitem__, reverse=True):
+                volume += instance.demand[group][dim]
+                waves = _nth_open_wave(instance, earliest[group], _waves(volume, cap), members[0])
+                best = max(best, waves)
+    return best
 
 
 def lower_bound(instance: Instance, earliest: list[int], tails: list[int]) -> int:
@@ -76,7 +98,7 @@ def lower_bound(instance: Instance, earliest: list[int], tails: list[int]) -> in
             volume += sum(by_tail[tail])
             big += sum(1 for need in by_tail[tail] if 2 * need > cap)
             best = max(best, _nth_open_wave(instance, 1, max(_waves(volume, cap), big)) + tail)
-    return best
+    return max(best, _blackout_bound(instance, earliest))
 
 
 def _waves(volume: int, cap: int) -> int:

@@ -24,6 +24,7 @@ from migrations_plan.instance import Instance
 MISSES_BEFORE_FULL = 64
 
 RESTARTS = 200  # randomised runs at most, within the time budget
+MIN_TARGETS = 3  # deadline targets always tried, budget or not: on a busy machine they still find the plan
 
 Priority = Callable[[int], tuple[float, ...]]
 
@@ -117,7 +118,7 @@ def best_schedule(
     while best is None or max(best) > lower:
         if best is not None and target >= max(best):
             break
-        if time.monotonic() > stop and best is not None:
+        if time.monotonic() > stop and best is not None and target >= lower + MIN_TARGETS:
             break
         if limit is not None and target > limit:
             break
