@@ -17,6 +17,7 @@ from cloudsvc.audit.views import router as audit_router
 from cloudsvc.config import Settings
 from cloudsvc.db import Database, migrate
 from cloudsvc.departments.views import router as departments_router
+from cloudsvc.migration.views import router as migration_router
 from cloudsvc.monitoring.collector import metrics_registry
 from cloudsvc.monitoring.views import router as monitoring_router
 from cloudsvc.principals import service as principals
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         quotas_router,
         audit_router,
         monitoring_router,
+        migration_router,
     ):
         app.include_router(router)
     return app

@@ -247,3 +247,162 @@ def audit_verify() -> None:
     _echo_json(result.__dict__)
     if not result.ok:
         sys.exit(1)
+
+
+@main.group(help="Migration of legacy systems: inventory, plans, progress.")
+def migration() -> None:
+    pass
+
+
+def _migration_database() -> Database:
+    database = Database(_settings().database_url)
+    click.get_current_context().call_on_close(database.dispose)  # pooled connections go with the command
+    return database
+
+
+def _operator() -> Caller:
+    # Changing the inventory from a shell is an operator's act; the audit trail names the CLI as the actor.
+    return Caller(principal_id="cli", name="cli", grants=(Grant(Role.operator, None),))
+
+
+@migration.command("import", help="Import legacy systems from a CSV or XLSX file (all rows or none).")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def migration_import(path: str) -> None:
+    from pathlib import Path
+
+    from cloudsvc.migration import service, tabular
+
+    data = Path(path).read_bytes()
+    media_type = tabular.XLSX_TYPE if path.lower().endswith(".xlsx") else tabular.CSV_TYPE
+    database = _migration_database()
+    try:
+        rows = tabular.read_table(data, media_type)
+        parsed, problems = tabular.parse_rows(rows)
+        with database.transaction() as session:
+            result = service.import_rows(session, _operator(), parsed, problems)
+    except tabular.UnreadableFile as exc:
+        raise click.ClickException(str(exc)) from exc
+    except service.ImportRejected as exc:
+        for problem in exc.extra["errors"]:
+            click.echo(f"row {problem['row']}\t{problem['column']}\t{problem['problem']}", err=True)
+        raise click.ClickException(exc.message) from exc
+    _echo_json(result.model_dump())
+
+
+@migration.command("export", help="Write the inventory as CSV or XLSX.")
+@click.option("--format", "format_", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True)
+@click.option("--department", default=None, help="A department code: its whole subtree")
+def migration_export(format_: str, output: str, department: str | None) -> None:
+    from pathlib import Path
+
+    from cloudsvc.migration import service, tabular
+    from cloudsvc.migration.schemas import SystemFilter
+
+    database = _migration_database()
+    with database.session() as session:
+        found = service.list_visible(
+            session, _operator(), SystemFilter(department_code=department), after_code=None, limit=None
+        )
+        rows = [service.as_row(s) for s in found]
+    Path(output).write_bytes(tabular.write_xlsx(rows) if format_ == "xlsx" else tabular.write_csv(rows))
+    click.echo(f"{len(rows)} systems written to {output}")
+
+
+@migration.command("plan", help="Plan waves for the systems given (or matching a department).")
+@click.option("--system", "systems", multiple=True, help="Repeatable system code")
+@click.option("--department", default=None, help="Or: every system of this department's subtree")
+@click.option("--start", "first_wave_starts", required=True, help="First wave's first day, YYYY-MM-DD")
+@click.option("--wave-days", default=14, show_default=True, type=int)
+@click.option("--max-systems", default=10, show_default=True, type=int, help="Systems per wave")
+@click.option("--max-vcpus", default=256, show_default=True, type=int, help="vCPUs per wave")
+@click.option("--max-storage-gb", default=50_000, show_default=True, type=int, help="Storage per wave")
+@click.option("--max-cutover-hours", default=48.0, show_default=True, type=float, help="Per wave")
+@click.option(
+    "--method", type=click.Choice(["auto", "cpsat", "heuristic"]), default="auto", show_default=True
+)
+def migration_plan(
+    systems: tuple[str, ...],
+    department: str | None,
+    first_wave_starts: str,
+    wave_days: int,
+    max_systems: int,
+    max_vcpus: int,
+    max_storage_gb: int,
+    max_cutover_hours: float,
+    method: str,
+) -> None:
+    from pydantic import ValidationError
+
+    from cloudsvc.migration import planning
+    from cloudsvc.migration.schemas import PlanIn
+
+    try:
+        data = PlanIn.model_validate(
+            {
+                "systems": list(systems) or None,
+                "filter": None if systems else {"department_code": department},
+                "capacity": {
+                    "systems": max_systems,
+                    "vcpus": max_vcpus,
+                    "storage_gb": max_storage_gb,
+                    "cutover_hours": max_cutover_hours,
+                },
+                "first_wave_starts": first_wave_starts,
+                "wave_days": wave_days,
+                "method": method,
+            },
+            strict=False,
+        )
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    database = _migration_database()
+    try:
+        with database.transaction() as session:
+            plan = planning.create(session, _operator(), data)
+            summary = {
+                "id": plan.id,
+                "method": plan.method,
+                "optimal": plan.optimal,
+                "lower_bound": plan.lower_bound,
+                "waves": [
+                    {
+                        "number": w.number,
+                        "starts_on": w.starts_on.isoformat(),
+                        "systems": {ws.system.code: ws.reason for ws in w.systems},
+                    }
+                    for w in plan.waves
+                ],
+            }
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    _echo_json(summary)
+
+
+@migration.command("progress", help="KPIs against the targets, per department subtree.")
+def migration_progress() -> None:
+    from cloudsvc.migration import progress
+
+    database = _migration_database()
+    with database.session() as session:
+        figures = progress.migration_kpis(session)
+    _echo_json(
+        [
+            {
+                "department_code": f.department_code,
+                "systems": f.systems,
+                "kpis": {
+                    k.value: {
+                        "share": v.share,
+                        "target": v.target.share,
+                        "numerator": v.numerator,
+                        "denominator": v.denominator,
+                    }
+                    for k, v in f.kpis.items()
+                },
+                "by_strategy": f.by_strategy,
+                "by_status": f.by_status,
+            }
+            for f in figures
+        ]
+    )

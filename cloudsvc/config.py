@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The cutover playbooks shipped in the repository (ansible/cutover beside the cloudsvc package).
+DEFAULT_PLAYBOOK_DIR = Path(__file__).resolve().parent.parent / "ansible" / "cutover"
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('cloudsvc.db').absolute()}"
 
 # Tokens that appear in docs and examples; refused outside development.
@@ -39,6 +41,19 @@ class Settings(BaseSettings):
     )
     worker_zone_wait_seconds: float = Field(
         default=1800, ge=0, description="How long a request waits for an unavailable zone before it fails"
+    )
+    migration_playbook_dir: Path = Field(
+        default=DEFAULT_PLAYBOOK_DIR,
+        description="Where the cutover playbooks (<step>.yml, rollback_<step>.yml) are",
+    )
+    migration_work_dir: Path = Field(
+        default=Path("migration-work").absolute(), description="Extra var work_dir of cutover playbooks"
+    )
+    migration_inventory: str = Field(
+        default="localhost ansible_connection=local", description="Ansible inventory (INI) of cutover runs"
+    )
+    migration_server_image: str = Field(
+        default="kylin-v10", description="Image of servers a migration asks for"
     )
 
     @property

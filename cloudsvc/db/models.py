@@ -3,6 +3,16 @@
 from cloudsvc.audit.models import AuditChainHead, AuditEvent
 from cloudsvc.db.base import Base
 from cloudsvc.departments.models import Department
+from cloudsvc.migration.models import (
+    CutoverStep,
+    LegacySystem,
+    MigrationPlan,
+    MigrationRequest,
+    MigrationTarget,
+    MigrationWave,
+    SystemDependency,
+    WaveSystem,
+)
 from cloudsvc.monitoring.models import (
     AuditVerificationResult,
     BackendErrorCount,
@@ -34,8 +44,14 @@ __all__ = [
     "BackendErrorCount",
     "BackendUsage",
     "Base",
+    "CutoverStep",
     "Department",
     "IdempotencyKey",
+    "LegacySystem",
+    "MigrationPlan",
+    "MigrationRequest",
+    "MigrationTarget",
+    "MigrationWave",
     "Principal",
     "ProvisionedResource",
     "ProvisioningStep",
@@ -44,7 +60,9 @@ __all__ = [
     "ResourceRequest",
     "RoleBinding",
     "SimulatorObject",
+    "SystemDependency",
     "Tenancy",
+    "WaveSystem",
     "WorkerPass",
     "Zone",
     "ZoneHealth",

@@ -32,6 +32,8 @@ class Permission(StrEnum):
     request_decommission_own = "request.decommission.own"
     audit_read = "audit.read"
     quota_manage = "quota.manage"
+    migration_read = "migration.read"  # the legacy-system inventory, plans, cutovers and progress
+    migration_manage = "migration.manage"  # import, assess, plan, execute and cut over
 
 
 P = Permission
@@ -46,14 +48,30 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.request_read,
             P.request_decommission_any,
             P.quota_manage,
+            P.migration_read,
         }
     ),
     Role.security_admin: frozenset({P.department_read, P.principal_manage}),
-    Role.auditor: frozenset({P.department_read, P.request_read, P.audit_read}),
+    Role.auditor: frozenset({P.department_read, P.request_read, P.audit_read, P.migration_read}),
     Role.cloud_approver: frozenset(
-        {P.department_read, P.request_read, P.request_approve_cloud, P.approval_policy_manage}
+        {
+            P.department_read,
+            P.request_read,
+            P.request_approve_cloud,
+            P.approval_policy_manage,
+            P.migration_read,
+        }
     ),
-    Role.operator: frozenset({P.department_read, P.zone_manage, P.request_read, P.request_decommission_any}),
+    Role.operator: frozenset(
+        {
+            P.department_read,
+            P.zone_manage,
+            P.request_read,
+            P.request_decommission_any,
+            P.migration_read,
+            P.migration_manage,
+        }
+    ),
     Role.dept_admin: frozenset(
         {
             P.department_read,
@@ -65,9 +83,12 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.request_cancel_any,
             P.request_decommission_any,
             P.quota_manage,
+            P.migration_read,
         }
     ),
-    Role.dept_approver: frozenset({P.department_read, P.request_read, P.request_approve_department}),
+    Role.dept_approver: frozenset(
+        {P.department_read, P.request_read, P.request_approve_department, P.migration_read}
+    ),
     Role.requester: frozenset(
         {
             P.department_read,
@@ -75,9 +96,10 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.request_submit,
             P.request_cancel_own,
             P.request_decommission_own,
+            P.migration_read,
         }
     ),
-    Role.viewer: frozenset({P.department_read, P.request_read}),
+    Role.viewer: frozenset({P.department_read, P.request_read, P.migration_read}),
 }
 
 # Roles a dept_admin may hand out inside its own subtree; the rest are the cloud's to give.

@@ -1,0 +1,1 @@
+"""Migration of legacy systems: inventory, assessment, wave plans, execution, cutover, progress."""
