@@ -7,8 +7,12 @@ import io
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from cloudsvc.db import Database
+from cloudsvc.migration.models import LegacySystem
 from cloudsvc.migration.tabular import COLUMNS
+from cloudsvc.zones.models import Zone
 from tests.support import Headers, World
 
 
@@ -55,3 +59,40 @@ def import_csv(client: TestClient, who: Headers, rows: list[dict[str, Any]]) -> 
 
 def operator(world: World) -> Headers:
     return world.principal("operator")
+
+
+def place(database: Database, placed: dict[str, tuple[str, str | None]]) -> None:
+    """Set systems' statuses and zones directly: the known inventory the KPIs are computed on."""
+    with database.transaction() as session:
+        zones = {z.name: z for z in session.scalars(select(Zone))}
+        for system in session.scalars(select(LegacySystem)).unique():
+            status, zone = placed[system.code]
+            system.status = status
+            system.target_zone = zones[zone] if zone else None
+
+
+def known_inventory(client: TestClient, world: World, database: Database) -> None:
+    """Seven systems in two departments, in statuses and zones whose KPIs the tests know."""
+    ops = operator(world)
+    rows = [
+        row("a1", strategy="rehost"),
+        row("a2"),
+        row("a3"),
+        row("a4", classification="classified", mlps_level=3),
+        row("a5", classification="classified"),
+        row("b1", department="dept-b", strategy="replatform"),
+        row("b2", department="dept-b", classification="classified"),
+    ]
+    World.ok(import_csv(client, ops, rows))
+    place(
+        database,
+        {
+            "a1": ("migrated", "ext"),
+            "a2": ("migrated", "int"),  # on the cloud, but not on the extranet the target counts
+            "a3": ("not_started", None),
+            "a4": ("migrated", "int"),
+            "a5": ("retired", None),  # left out of both shares
+            "b1": ("migrated", "ext"),
+            "b2": ("planned", "int"),  # planned is not moved yet
+        },
+    )

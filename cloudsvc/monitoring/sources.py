@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from prometheus_client.core import (
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from cloudsvc import __version__
 from cloudsvc.db import utcnow
 from cloudsvc.departments.models import Department
+from cloudsvc.migration.progress import migration_kpis
 from cloudsvc.monitoring.models import AuditVerificationResult, BackendErrorCount, BackendUsage, WorkerPass
 from cloudsvc.provisioning.jobs import CLAIMABLE
 from cloudsvc.provisioning.models import ProvisionedResource
@@ -360,6 +361,49 @@ def build_info(session: Session) -> Iterable[Metric]:
     return (family,)
 
 
+def migration_progress(session: Session) -> Iterable[Metric]:
+    """Legacy systems by status and strategy, and the plans' KPI shares against their targets, per
+    department subtree holding systems (and the province)."""
+    labels = ["department", "level"]
+    systems = GaugeMetricFamily(
+        "cloudsvc_migration_systems", "Legacy systems in the subtree, by status", labels=[*labels, "status"]
+    )
+    strategies = GaugeMetricFamily(
+        "cloudsvc_migration_systems_by_strategy",
+        "Legacy systems in the subtree, by 7R strategy (chosen, else suggested)",
+        labels=[*labels, "strategy"],
+    )
+    share = GaugeMetricFamily(
+        "cloudsvc_migration_kpi_ratio",
+        "Share of the subtree's systems where the plans want them (no sample: none to count)",
+        labels=[*labels, "kpi"],
+    )
+    target = GaugeMetricFamily(
+        "cloudsvc_migration_kpi_target_ratio", "The share the plans ask for", labels=[*labels, "kpi"]
+    )
+    due = GaugeMetricFamily(
+        "cloudsvc_migration_kpi_due_timestamp_seconds",
+        "When the target is due (Unix time, start of that day UTC)",
+        labels=["kpi"],
+    )
+    due_dates: dict[str, float] = {}
+    for department in migration_kpis(session):
+        where = [department.department_code, department.level]
+        for status, count in sorted(department.by_status.items()):
+            systems.add_metric([*where, status], count)
+        for strategy, count in sorted(department.by_strategy.items()):
+            strategies.add_metric([*where, strategy], count)
+        for kpi, figure in department.kpis.items():
+            if figure.share is not None:
+                share.add_metric([*where, kpi.value], figure.share)
+            target.add_metric([*where, kpi.value], figure.target.share)
+            if figure.target.due_on is not None:
+                due_dates[kpi.value] = datetime.combine(figure.target.due_on, time(), UTC).timestamp()
+    for kpi_name, when in sorted(due_dates.items()):
+        due.add_metric([kpi_name], when)
+    return (systems, strategies, share, target, due)
+
+
 SOURCES: list[Source] = [
     build_info,
     departments,
@@ -374,4 +418,5 @@ SOURCES: list[Source] = [
     backend_usage,
     worker_queue,
     audit_verification,
+    migration_progress,
 ]

@@ -5,50 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from cloudsvc.db import Database
-from cloudsvc.migration.models import LegacySystem
 from cloudsvc.migration.progress import Kpi, migration_kpis
-from cloudsvc.zones.models import Zone
-from tests.migration_support import import_csv, operator, row
+from tests.migration_support import import_csv, known_inventory, operator, row
 from tests.support import World
-
-
-def _place(database: Database, placed: dict[str, tuple[str, str | None]]) -> None:
-    """Set systems' statuses and zones directly: the known inventory the KPIs are computed on."""
-    with database.transaction() as session:
-        zones = {z.name: z for z in session.scalars(select(Zone))}
-        for system in session.scalars(select(LegacySystem)).unique():
-            status, zone = placed[system.code]
-            system.status = status
-            system.target_zone = zones[zone] if zone else None
-
-
-def _inventory(client: TestClient, world: World, database: Database) -> None:
-    ops = operator(world)
-    rows = [
-        row("a1", strategy="rehost"),
-        row("a2"),
-        row("a3"),
-        row("a4", classification="classified", mlps_level=3),
-        row("a5", classification="classified"),
-        row("b1", department="dept-b", strategy="replatform"),
-        row("b2", department="dept-b", classification="classified"),
-    ]
-    World.ok(import_csv(client, ops, rows))
-    _place(
-        database,
-        {
-            "a1": ("migrated", "ext"),
-            "a2": ("migrated", "int"),  # on the cloud, but not on the extranet the target counts
-            "a3": ("not_started", None),
-            "a4": ("migrated", "int"),
-            "a5": ("retired", None),  # left out of both shares
-            "b1": ("migrated", "ext"),
-            "b2": ("planned", "int"),  # planned is not moved yet
-        },
-    )
 
 
 def _kpi(figures: dict[str, Any], code: str, kpi: str) -> dict[str, Any]:
@@ -58,7 +19,7 @@ def _kpi(figures: dict[str, Any], code: str, kpi: str) -> dict[str, Any]:
 
 
 def test_kpis_on_a_known_inventory(client: TestClient, world: World, database: Database) -> None:
-    _inventory(client, world, database)
+    known_inventory(client, world, database)
     with database.session() as session:
         figures = {f.department_code: f for f in migration_kpis(session)}
     province = figures["prov"]
@@ -108,7 +69,7 @@ def test_kpis_on_a_known_inventory(client: TestClient, world: World, database: D
 def test_department_roles_see_their_subtree_only(
     client: TestClient, world: World, database: Database
 ) -> None:
-    _inventory(client, world, database)
+    known_inventory(client, world, database)
     reader = world.principal("requester@dept-a")
     listed = World.ok(client.get("/v1/migration/systems", headers=reader))
     assert [s["code"] for s in listed["items"]] == ["a1", "a2", "a3", "a4", "a5"]
@@ -123,7 +84,7 @@ def test_department_roles_see_their_subtree_only(
 
 
 def test_only_operators_change_the_inventory(client: TestClient, world: World, database: Database) -> None:
-    _inventory(client, world, database)
+    known_inventory(client, world, database)
     admin_a = world.principal("dept_admin@dept-a")
     assert (
         client.patch("/v1/migration/systems/a3", headers=admin_a, json={"strategy": "retire"}).status_code
