@@ -32,7 +32,6 @@ lint: setup ## ruff, mypy (strict) and the import-layer contracts
 test: setup lint ## Everything CI runs: lint, then all tests on SQLite and on a throwaway PostgreSQL database
 	scripts/ensure-postgres.sh
 	scripts/ensure-baseline-packages.sh
-	scripts/ensure-helm-sdk.sh
 	scripts/ensure-prometheus.sh
 	$(VENV)/bin/pytest
 
