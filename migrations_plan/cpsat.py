@@ -63,7 +63,9 @@ def solve(
 
     for head in range(count):
         for tail, lag, _ in instance.preds[head]:
-            for k in range(first[head], final[head]):
+            # Up to and including final[head], where the head has moved whatever: a blocked wave can put a
+            # head's final wave before its tail's, and that tail must still be done in time.
+            for k in range(first[head], final[head] + 1):
                 before = moved_by(tail, k - lag)
                 if isinstance(before, int):
                     if before == 0:
