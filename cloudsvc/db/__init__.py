@@ -2,5 +2,6 @@
 
 from cloudsvc.db.base import Base, UTCDateTime, utcnow
 from cloudsvc.db.engine import Database, normalise_url
+from cloudsvc.db.upsert import upsert
 
-__all__ = ["Base", "Database", "UTCDateTime", "normalise_url", "utcnow"]
+__all__ = ["Base", "Database", "UTCDateTime", "normalise_url", "upsert", "utcnow"]

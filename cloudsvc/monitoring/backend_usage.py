@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from cloudsvc.db import Database
+from cloudsvc.db import Database, upsert
 from cloudsvc.departments.models import Department
 from cloudsvc.monitoring.models import BackendUsage
 from cloudsvc.monitoring.recording import count_backend_error
@@ -91,17 +91,20 @@ def collect(database: Database, *, now: datetime, limit: int) -> int:
         for row, usage in answers:
             if usage is None:
                 continue
-            session.merge(
-                BackendUsage(
-                    request_id=row.request_id,
-                    index=row.index,
-                    department_id=row.department_id,
-                    zone_id=row.zone_id,
-                    kind=row.kind,
-                    cpu_seconds=usage.cpu_seconds,
-                    memory_used_bytes=usage.memory_used_bytes,
-                    collected_at=now,
-                )
+            upsert(  # several workers may collect the same resource's figures at once
+                session,
+                BackendUsage,
+                {
+                    "request_id": row.request_id,
+                    "index": row.index,
+                    "department_id": row.department_id,
+                    "zone_id": row.zone_id,
+                    "kind": row.kind,
+                    "cpu_seconds": usage.cpu_seconds,
+                    "memory_used_bytes": usage.memory_used_bytes,
+                    "collected_at": now,
+                },
+                keys=["request_id", "index"],
             )
         gone = select(ResourceRequest.id).where(ResourceRequest.status != Status.active)
         session.execute(delete(BackendUsage).where(BackendUsage.request_id.in_(gone)))

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloudsvc.db import Database
+from cloudsvc.db import Database, upsert
 from cloudsvc.provisioning.models import ProvisionedResource, ProvisioningStep
 from cloudsvc.provisioning.models import Tenancy as TenancyRow
 from cloudsvc.quotas import service as quotas
@@ -166,22 +165,21 @@ class Ledger:
         session.add(ProvisioningStep(request_id=request_id, step=step, outcome=outcome, message=message))
 
     def record_tenancy(self, job: Job, ref: base.TenancyRef, now: datetime) -> None:
-        def row() -> TenancyRow:
-            return TenancyRow(
-                department_id=job.department_id,
-                zone_id=job.zone_id,
-                backend_id=ref.backend_id,
-                details=dict(ref.details),
-            )
-
         with self.database.transaction() as session:
             self.owned(session, job.request_id, now)
-            try:
-                with session.begin_nested():
-                    session.merge(row())
-            except IntegrityError:
-                # Another request of the department recorded the first tenancy at the same moment: update it.
-                session.merge(row())
+            # Requests of one department, moved side by side, record its first tenancy at the same moment.
+            upsert(
+                session,
+                TenancyRow,
+                {
+                    "department_id": job.department_id,
+                    "zone_id": job.zone_id,
+                    "backend_id": ref.backend_id,
+                    "details": dict(ref.details),
+                    "updated_at": now,
+                },
+                keys=["department_id", "zone_id"],
+            )
 
     def record_resources(
         self, job: Job, observed: Sequence[tuple[base.ResourceKey, base.Observed]], now: datetime

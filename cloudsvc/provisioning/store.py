@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from cloudsvc.db import Database
+from cloudsvc.db import Database, upsert
 from cloudsvc.provisioning.models import SimulatorObject
 
 
@@ -27,7 +27,13 @@ class DatabaseStore:
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         with self.database.transaction() as session:
-            session.merge(SimulatorObject(zone_id=self.zone_id, key=key, value=value))
+            # Two workers can ensure the same department's tenancy at once: an upsert, not read-then-insert.
+            upsert(
+                session,
+                SimulatorObject,
+                {"zone_id": self.zone_id, "key": key, "value": value},
+                keys=["zone_id", "key"],
+            )
 
     def delete(self, key: str) -> None:
         with self.database.transaction() as session:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from cloudsvc.db import Database, utcnow
+from cloudsvc.db import Database, upsert, utcnow
 from cloudsvc.provisioning import baseline
 from cloudsvc.provisioning.models import ZoneHealth
 from cloudsvc.provisioning.store import DatabaseStore
@@ -35,9 +35,9 @@ def ask(database: Database, zone: Zone) -> Health:
 
 
 def remember(session: Session, zone: Zone, health: Health) -> None:
-    session.merge(
-        ZoneHealth(zone_id=zone.id, ok=health.ok, message=health.message, checked_at=health.checked_at)
-    )
+    # Several API processes and workers may probe the same zone at once.
+    values = {"zone_id": zone.id, "ok": health.ok, "message": health.message, "checked_at": health.checked_at}
+    upsert(session, ZoneHealth, values, keys=["zone_id"])
 
 
 def probe(database: Database, zone: Zone) -> Health:

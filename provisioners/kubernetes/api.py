@@ -121,6 +121,15 @@ class Kube:
             self._call(body["kind"], "replace", metadata.get("namespace"), metadata["name"], body)
         )
 
+    def replace_if_present(self, body: Obj) -> Obj | None:
+        """As replace, but None if the object was deleted since it was read (404 NotFound)."""
+        try:
+            return self.replace(body)
+        except ApiException as exc:
+            if exc.status == 404 and reason_of(exc) == "NotFound":
+                return None
+            raise
+
     def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
         """False if there was nothing to delete."""
         try:

@@ -235,7 +235,9 @@ def _apply(kube: Kube, ns: str, settings: KubernetesSettings, wanted: Mapping[st
         if annotated != current:
             body = copy.deepcopy(workload)
             body["spec"]["template"].setdefault("metadata", {})["annotations"] = annotated
-            kube.replace(body)  # carries the resourceVersion read: a 409 Conflict is retried afresh
+            # It carries the resourceVersion read: a 409 Conflict is retried afresh. A workload deleted
+            # since the list (its own request being decommissioned beside this one) needs no annotation.
+            kube.replace_if_present(body)
 
 
 def _blocker(kube: Kube, ns: str, key: ResourceKey) -> Obj | None:

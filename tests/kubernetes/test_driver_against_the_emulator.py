@@ -350,6 +350,28 @@ def test_a_second_bandwidth_limit_is_refused(driver: KubernetesDriver, emulator:
     assert names(emulator, "ConfigMap") == ["cs-first-0"]
 
 
+def test_a_workload_deleted_while_the_limit_is_lifted_is_passed_over(
+    driver: KubernetesDriver, emulator: Emulator
+) -> None:
+    """The server request beside this one is decommissioned between the driver's list of the workloads and
+    its update of one of them: that one needs no annotation any more, and the limit still goes."""
+    department = tenancy()
+    driver.create(server(index=0), SERVER, department)
+    driver.create(server(index=1), SERVER, department)
+    driver.create(bandwidth(), BandwidthSpec(20, "both"), department)
+    vm = BY_KIND["VirtualMachine"]
+    emulator.fail(
+        "PUT",
+        r"/virtualmachines/cs-req1-0$",
+        status=None,
+        before=lambda: emulator.cluster.delete(vm, NS, "cs-req1-0"),
+    )
+    driver.delete(bandwidth(), department)
+    assert names(emulator, "VirtualMachine") == ["cs-req1-1"]
+    assert _annotations(emulator, "cs-req1-1") == {}
+    assert driver.observe(bandwidth(), department).state is State.absent
+
+
 # --- namespaces going away ---------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,13 +36,15 @@ from tests.kubernetes.emulator.api import (
 
 @dataclass
 class Fault:
-    """The next ``times`` requests whose method and path match answer ``status`` or are reset."""
+    """The next ``times`` requests whose method and path match answer ``status`` or are reset; ``before``
+    runs first (another client acting in between), and with ``status`` None the request is then served."""
 
     method: str  # or "*" for any
     path: str  # a regular expression searched in the path
     status: int | None = 503
     reset: bool = False
     times: int = 1
+    before: Callable[[], object] | None = None
 
 
 @dataclass

@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -110,10 +111,17 @@ class Emulator:
         return path
 
     def fail(
-        self, method: str, path: str, *, status: int | None = 503, reset: bool = False, times: int = 1
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int | None = 503,
+        reset: bool = False,
+        times: int = 1,
+        before: Callable[[], object] | None = None,
     ) -> None:
         with self.cluster.lock:
-            self.cluster.faults.append(Fault(method, path, status, reset, times))
+            self.cluster.faults.append(Fault(method, path, status, reset, times, before))
 
     def _fault(self, method: str, path: str) -> Fault | None:
         with self.cluster.lock:
@@ -130,6 +138,8 @@ class Emulator:
         raw = request.rfile.read(length) if length else b""
         self.cluster.log.append((method, url.path))
         fault = self._fault(method, url.path)
+        if fault is not None and fault.before is not None:
+            fault.before()
         if fault is not None and fault.reset:
             # An abortive close (RST), as a crashed or overloaded proxy does.
             request.connection.setsockopt(
