@@ -94,6 +94,10 @@ class Worker:
         log.info("%s started", self.worker_id)
         with ThreadPoolExecutor(self.movers, thread_name_prefix=self.worker_id) as pool:
             moving: dict[Future[None], str] = {}  # → the request it moves
+            # Claimed again while still being moved: the step in flight has already let the request go
+            # (due again at once, or it outlasted its lease). The claim leased it to this worker, so this
+            # worker moves it once more when that step ends; ignored, it would sit out a whole lease.
+            again: set[str] = set()
             while not stop.is_set():
                 room = self.movers - len(moving)
                 try:
@@ -101,19 +105,24 @@ class Worker:
                 except Exception:  # a broken claim must not end the loop; the next one starts afresh
                     log.exception("worker pass failed")
                     claimed = []
-                # A step that outlasts its lease lets this very worker claim the request again: the thread
-                # still moving it goes on (its lease is renewed), and no second one starts.
-                for request_id in set(claimed) - set(moving.values()):
-                    moving[pool.submit(self._move, request_id)] = request_id
+                in_motion = set(moving.values())
+                for request_id in claimed:
+                    if request_id in in_motion:
+                        again.add(request_id)  # never two threads on one request
+                    else:
+                        moving[pool.submit(self._move, request_id)] = request_id
                 self.monitor.after_pass()
                 if not moving:
                     stop.wait(self._pause())
                     continue
                 done, _ = wait(moving, timeout=self._pause(), return_when=FIRST_COMPLETED)
                 for future in done:
-                    del moving[future]
+                    request_id = moving.pop(future)
                     if (error := future.exception()) is not None:
                         log.error("worker pass failed", exc_info=error)
+                    if request_id in again:
+                        again.discard(request_id)
+                        moving[pool.submit(self._move, request_id)] = request_id
 
     def tick(self) -> int:
         """One pass: claim what is due and move each claimed request one step. Returns how many."""
