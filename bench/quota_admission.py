@@ -3,8 +3,9 @@
 Sets up 10,000 departments in a 4-level tree (province > 10 cities > 100 counties > 9,889 departments) on a
 throwaway PostgreSQL database, then, at the same concurrency and in the same run:
 
-1. quota admissions: the decision itself, as a transaction: read the requester's ancestor chain, write the
-   ledger rows, lock-check-reserve the chain's counters (the province's included), commit.
+1. quota admissions: the decision itself, as a transaction: write the ledger rows, lock-check-reserve a
+   counters row of every department in the requester's chain (a free stripe of the province's and the
+   city's, see migration 0008), commit.
 2. the floor: a bare transaction that increments a single counter row (every worker the same row).
 3. full submissions through the service layer (admission plus the tree and zone lookups, placement
    rules, approval policy, request and history rows, audit append): what POST /v1/requests costs
@@ -34,7 +35,7 @@ from cloudsvc.principals.authz import Caller, Grant
 from cloudsvc.principals.models import Role
 from cloudsvc.principals.schemas import PrincipalCreate
 from cloudsvc.quotas import service as quotas
-from cloudsvc.quotas.models import Field, column_name, quota_counters
+from cloudsvc.quotas.models import Field, column_name, quota_counters, share_column
 from cloudsvc.resource_requests import service as requests
 from cloudsvc.resource_requests.schemas import ServerSubmission
 from quotas.demand import QuotaClass
@@ -82,11 +83,19 @@ def build_tree(database: Database, departments: int) -> list[str]:
             rows,
         )
         session.execute(text("SELECT setval('departments_id_seq', :n)"), {"n": next_id})
+        # Each department's stripes (as departments.create makes them) with the limit shared out evenly.
+        stripes = {str(r["id"]): quotas.stripes_for(session, str(r["level"])) for r in rows}
         session.execute(
             insert(quota_counters),
             [
-                {"department_id": r["id"], **{column_name(c, Field.limit): limit for c in QuotaClass}}
+                {
+                    "department_id": r["id"],
+                    "stripe": s,
+                    **{column_name(c, Field.limit): limit for c in QuotaClass},
+                    **{share_column(c): limit // stripes[str(r["id"])] for c in QuotaClass},
+                }
                 for r in rows
+                for s in range(stripes[str(r["id"])])
             ],
         )
         session.execute(
@@ -219,7 +228,7 @@ def main() -> None:
         database.dispose()
 
     floor_rate = len(phases["floor (1-row update)"]) / args.seconds
-    print(f"departments {args.departments} in 4 levels; every admission locks the province's counters row")
+    print(f"departments {args.departments} in 4 levels; each admission locks a stripe of the province's")
     print(
         f"{args.workers} worker threads, one connection each, {args.seconds:.0f} s per phase in "
         f"{args.slices} interleaved slices, same database\n"

@@ -70,7 +70,7 @@ def create(session: Session, caller: Caller, data: DepartmentCreate) -> Departme
     except IntegrityError as exc:  # a concurrent create took the code between our check and insert
         raise Conflict(f"department code {data.code!r} is taken", field="code") from exc
     department.path = f"{parent.path if parent else '/'}{department.id}/"
-    quotas.open_counters(session, department.id)
+    quotas.open_counters(session, department.id, data.level)
     audit.record(
         session,
         actor=caller.actor,

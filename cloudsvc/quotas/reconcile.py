@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from cloudsvc.departments.models import Department
 from cloudsvc.quotas import service as quotas
-from cloudsvc.quotas.models import Field, QuotaLedgerEntry, column_name, quota_counters
+from cloudsvc.quotas.models import Field, QuotaLedgerEntry, column_name
 from quotas.arithmetic import Movement, held
 from quotas.demand import QuotaClass
 
@@ -73,7 +73,5 @@ def check(session: Session, *, repair: bool = False) -> list[Drift]:
                 repaired[column_name(cls, Field.in_use)] = in_use
                 repaired[column_name(cls, Field.reserved)] = reserved
         if repair and repaired:
-            session.execute(
-                update(quota_counters).where(quota_counters.c.department_id == department_id).values(repaired)
-            )
+            quotas.put_usage(session, department_id, repaired)
     return drifts

@@ -1,9 +1,14 @@
 """Quota admission, settlement, limits and views, over the counters and the ledger.
 
-Locks are always taken in one order: a request's row, then counters rows (one per department) sorted by
-department id descending, then the audit chain head, so no two transactions can wait on each other in a
-cycle. Ancestors have smaller ids than their descendants, so counters are locked leaf first and the
-province last: the hottest row, which every admission touches, is held for the shortest time.
+Locks are always taken in one order: a request's row, then counters rows sorted by department id
+descending, then the audit chain head, so no two transactions can wait on each other in a cycle. Ancestors
+have smaller ids than their descendants, so counters are locked leaf first and the province last.
+
+The province and the cities have their counters in several rows (stripes, see migration 0008): on
+PostgreSQL an admission takes one free stripe per department that has room (never waiting for a held one)
+or, when none has, waits for all of that department's stripes in stripe order and shares its room out
+again. A transaction holding one stripe of a department never waits for another of the same department,
+so stripes add no cycle. Each department's figures are the sums over its stripes.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, delete, insert, select, text, update
+from sqlalchemy import BigInteger, Select, bindparam, case, cast, func, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
@@ -22,7 +27,7 @@ from cloudsvc.db import UTCDateTime, utcnow
 from cloudsvc.departments.models import Department
 from cloudsvc.errors import Forbidden, InvalidInput, QuotaExceeded
 from cloudsvc.principals.authz import Caller, Permission
-from cloudsvc.quotas.models import Field, QuotaLedgerEntry, column_name, quota_counters
+from cloudsvc.quotas.models import Field, QuotaLedgerEntry, column_name, quota_counters, share_column
 from quotas.arithmetic import (
     Chain,
     Movement,
@@ -38,6 +43,10 @@ from quotas.demand import Demand, QuotaClass
 CLASSES: tuple[QuotaClass, ...] = tuple(QuotaClass)
 
 _c = quota_counters.c
+
+# Stripes of a new department's counters, by level: the levels that the admissions of many departments
+# below pass through. Others have one. (SQLite has one writer at a time: one stripe everywhere.)
+STRIPES: dict[str, int] = {"province": 16, "city": 4}
 
 
 def _delta(cls: QuotaClass, field: Field) -> str:
@@ -59,9 +68,33 @@ _bump = (
 )
 
 
-def open_counters(session: Session, department_id: int) -> None:
-    """The counters row of a new department: no limits, nothing used."""
-    session.execute(insert(quota_counters).values(department_id=department_id))
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def stripes_for(session: Session, level: str) -> int:
+    return STRIPES.get(str(level), 1) if _postgres(session) else 1
+
+
+def open_counters(session: Session, department_id: int, level: str) -> None:
+    """The counters rows of a new department: no limits, nothing used."""
+    stripes = range(stripes_for(session, level))
+    session.execute(insert(quota_counters), [{"department_id": department_id, "stripe": s} for s in stripes])
+
+
+def totals() -> Select[Any]:
+    """Each department's limits (every stripe has them) and usage (summed over its stripes), labelled like
+    the columns."""
+    figures = [
+        (
+            func.max(_c[column_name(cls, field)])
+            if field == Field.limit
+            else cast(func.sum(_c[column_name(cls, field)]), BigInteger)
+        ).label(column_name(cls, field))
+        for cls in CLASSES
+        for field in Field
+    ]
+    return select(_c.department_id, *figures).group_by(_c.department_id)
 
 
 def _usage(row: RowMapping) -> dict[QuotaClass, Usage]:
@@ -79,7 +112,7 @@ def usage_by_department(
     session: Session, department_ids: Sequence[int] | None = None
 ) -> dict[int, dict[QuotaClass, Usage]]:
     """Limits and usage per class of ``department_ids`` (default: all) as they stand, without locking."""
-    query = select(quota_counters)
+    query = totals()
     if department_ids is not None:
         query = query.where(_c.department_id.in_(department_ids))
     return {row["department_id"]: _usage(row) for row in session.execute(query).mappings()}
@@ -137,52 +170,18 @@ def check(session: Session, chain: Sequence[Department], demand: Demand) -> list
     return shortfalls(_chain(session, chain), demand)
 
 
-def _reserve_postgres() -> TextClause:
-    """Write the ledger, lock the chain's rows in the one order (leaf first), check every class, and only
-    if all fit bump them: one statement, one round trip. Returns the rows that lack room, each with the
-    ids of the ledger rows, for the caller to delete (none: reserved).
-
-    The ledger rows are written before the first lock (the locking scan's filter waits on them), so that
-    the province's row stays locked only for the check, the bump, the ledger's foreign-key checks (run at
-    the end of any statement), the round trip and the commit. That order saves time, not correctness.
-    """
-    amount = {cls: f"CAST(:{cls.value} AS bigint)" for cls in CLASSES}
-    over = " OR ".join(
-        f"({amount[cls]} > 0 AND {column_name(cls, Field.limit)} < "
-        f"{column_name(cls, Field.in_use)} + {column_name(cls, Field.reserved)} + {amount[cls]})"
-        for cls in CLASSES
-    )
-    bump = ", ".join(
-        f"{column_name(cls, Field.reserved)} = {column_name(cls, Field.reserved)} + {amount[cls]}"
-        for cls in CLASSES
-    )
-    amounts = ", ".join(f"('{cls.value}', {amount[cls]})" for cls in CLASSES)
-    # Built once, from QuotaClass names only; every value is a bound parameter.
-    return text(
-        f"""
-        WITH ledger AS (
-            INSERT INTO quota_ledger (request_id, department_id, quota_class, movement, amount, at)
-            SELECT :request_id, :requester, c, 'reserve', a, :at FROM (VALUES {amounts}) AS x (c, a)
-            WHERE a > 0
-            RETURNING id
-        ),
-        locked AS (
-            SELECT * FROM quota_counters
-            WHERE department_id = ANY(CAST(:ids AS integer[])) AND (SELECT count(*) FROM ledger) > 0
-            ORDER BY department_id DESC
-            FOR UPDATE
-        ),
-        short AS (SELECT * FROM locked WHERE {over}),
-        bumped AS (
-            UPDATE quota_counters SET {bump}
-            WHERE department_id = ANY(CAST(:ids AS integer[])) AND NOT EXISTS (SELECT 1 FROM short)
-        )
-        SELECT *, ARRAY(SELECT id FROM ledger) AS ledger_ids FROM short
-        """  # noqa: S608
-    ).bindparams(bindparam("at", type_=UTCDateTime()))
-
-
-_RESERVE_POSTGRES = _reserve_postgres()
+# The functions of migration 0008: the chain (leaf first) and per-class arrays in CLASSES order.
+_RESERVE_POSTGRES = text(
+    "SELECT cloudsvc_quota_reserve(CAST(:chain AS integer[]), CAST(:need AS bigint[]), "
+    ":request_id, :requester, :at)"
+).bindparams(bindparam("at", type_=UTCDateTime()))
+_SETTLE_POSTGRES = text(
+    "SELECT cloudsvc_quota_settle(CAST(:chain AS integer[]), CAST(:in_use AS bigint[]), "
+    "CAST(:reserved AS bigint[]))"
+)
+_SHARE_POSTGRES = text(
+    "SELECT cloudsvc_quota_share(:department_id, CAST(:limits AS bigint[]), 0, CAST(:need AS bigint[]))"
+)
 
 
 def reserve(session: Session, *, request_id: str, department: Department, demand: Demand) -> None:
@@ -196,26 +195,23 @@ def reserve(session: Session, *, request_id: str, department: Department, demand
     if not demand:
         return
     chain_ids = department.ancestor_ids()
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
+    if _postgres(session):
+        # Server-side, in one round trip: no hot row stays locked across a trip to the client and back.
+        short_ids: list[int] = session.execute(
             _RESERVE_POSTGRES,
             {
-                **{cls.value: demand.get(cls, 0) for cls in CLASSES},
-                "ids": chain_ids,
+                "chain": sorted(chain_ids, reverse=True),
+                "need": [demand.get(cls, 0) for cls in CLASSES],
                 "request_id": request_id,
                 "requester": department.id,
                 "at": utcnow(),
             },
-        ).mappings()
-        short_rows, ledger_ids = {}, []
-        for row in rows:
-            short_rows[row["department_id"]] = _usage(row)
-            ledger_ids = row["ledger_ids"]
-        if not short_rows:
+        ).scalar_one()
+        if not short_ids:
             return
-        session.execute(delete(QuotaLedgerEntry).where(QuotaLedgerEntry.id.in_(ledger_ids)))
         chain = _departments(session, chain_ids)
-        short = shortfalls([(d.code, short_rows[d.id]) for d in chain if d.id in short_rows], demand)
+        usage = usage_by_department(session, short_ids)  # locked by the attempt: as it judged them
+        short = shortfalls([(d.code, usage[d.id]) for d in chain if d.id in usage], demand)
     else:  # SQLite: the writer holds the database lock already; read, check, then write.
         chain = _departments(session, chain_ids)
         short = check(session, chain, demand)
@@ -235,6 +231,46 @@ def reserve(session: Session, *, request_id: str, department: Department, demand
     )
 
 
+def share_out(session: Session, department_id: int, limits: Mapping[QuotaClass, int | None]) -> None:
+    """Set the department's limits (classes absent from ``limits`` keep theirs) and share each out over
+    its stripes afresh."""
+    if not _postgres(session):  # one stripe: its share is the limit
+        if limits:
+            session.execute(
+                update(quota_counters)
+                .where(_c.department_id == department_id)
+                .values(
+                    {
+                        name: limit
+                        for cls, limit in limits.items()
+                        for name in (column_name(cls, Field.limit), share_column(cls))
+                    }
+                )
+            )
+        return
+    locking = select(_c.stripe).where(_c.department_id == department_id).order_by(_c.stripe)
+    session.execute(locking.with_for_update()).all()  # every stripe, in stripe order
+    current = usage_by_department(session, [department_id])[department_id]
+    session.execute(
+        _SHARE_POSTGRES,
+        {
+            "department_id": department_id,
+            "limits": [limits[cls] if cls in limits else current[cls].limit for cls in CLASSES],
+            "need": [0] * len(CLASSES),
+        },
+    )
+
+
+def put_usage(session: Session, department_id: int, figures: Mapping[str, int]) -> None:
+    """Set the department's in_use / reserved columns named in ``figures`` to these totals (a repair)."""
+    session.execute(
+        update(quota_counters)
+        .where(_c.department_id == department_id)
+        .values({name: case((_c.stripe == 0, value), else_=0) for name, value in figures.items()})
+    )
+    share_out(session, department_id, {})
+
+
 def _departments(session: Session, ids: Sequence[int]) -> list[Department]:
     found = {d.id: d for d in session.scalars(select(Department).where(Department.id.in_(ids)))}
     return [found[i] for i in ids]
@@ -244,7 +280,19 @@ def settle(
     session: Session, *, request_id: str, chain_ids: Sequence[int], demand: Demand, movement: Movement
 ) -> None:
     """Apply a movement that never grows usage (activate, release, free): no limit to check."""
-    _move(session, chain_ids, demand, movement)
+    if _postgres(session):
+        deltas = [effect(movement, demand.get(cls, 0)) for cls in CLASSES]
+        if any(in_use or reserved for in_use, reserved in deltas):
+            session.execute(
+                _SETTLE_POSTGRES,
+                {
+                    "chain": sorted(chain_ids, reverse=True),
+                    "in_use": [in_use for in_use, _ in deltas],
+                    "reserved": [reserved for _, reserved in deltas],
+                },
+            )
+    else:
+        _move(session, chain_ids, demand, movement)
     _record(session, request_id, chain_ids[-1], demand, movement)
 
 
@@ -309,11 +357,7 @@ def apply_limits(
     department = chain[-1]
     check_limits(session, chain, limits, field="limits")
     if limits:
-        session.execute(
-            update(quota_counters)
-            .where(_c.department_id == department.id)
-            .values({column_name(cls, Field.limit): limit for cls, limit in limits.items()})
-        )
+        share_out(session, department.id, limits)
     audit.record(
         session,
         actor=actor,

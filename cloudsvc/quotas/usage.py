@@ -1,6 +1,6 @@
 """Every department's quota figures at once, for monitoring.
 
-The one place outside ``service`` that reads the counters table: whoever changes how counters are stored
+Reads the counters through ``service.totals``: whoever changes how counters are stored
 changes this function and nothing in ``cloudsvc.monitoring``.
 """
 
@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from cloudsvc.departments.models import Department
-from cloudsvc.quotas.models import Field, column_name, quota_counters
+from cloudsvc.quotas.models import Field, column_name
+from cloudsvc.quotas.service import totals
 from quotas.demand import QuotaClass
 
 
@@ -32,11 +33,11 @@ class DepartmentUsage(NamedTuple):
 def all_usage(session: Session) -> Iterator[DepartmentUsage]:
     """All departments and classes, in one query (no query per department)."""
     parent = aliased(Department)
-    counters = quota_counters.c
-    figures = [counters[column_name(cls, field)] for cls in QuotaClass for field in Field]
+    counters = totals().subquery()
+    figures = [counters.c[column_name(cls, field)] for cls in QuotaClass for field in Field]
     query = (
         select(Department.code, parent.code, Department.level, *figures)
-        .join(Department, Department.id == counters.department_id)
+        .join(Department, Department.id == counters.c.department_id)
         .outerjoin(parent, parent.id == Department.parent_id)
     )
     # Core execution (not the ORM's result machinery): tens of thousands of plain rows, fetched fast.

@@ -173,7 +173,9 @@ def test_dry_run_says_whether_and_where(client: TestClient, world: World) -> Non
 def test_drift_is_reported_and_repaired(client: TestClient, world: World, database: Database) -> None:
     world.submit(world.principal("requester@dept-a"), spec=servers(2))
     with database.engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE quota_counters SET vcpus_reserved = vcpus_reserved + 5")
+        connection.exec_driver_sql(
+            "UPDATE quota_counters SET vcpus_reserved = vcpus_reserved + 5 WHERE stripe = 0"
+        )
     with database.transaction() as session:
         drifts = reconcile.check(session, repair=True)
     assert len(drifts) == 7  # every department's vcpus
