@@ -177,7 +177,10 @@ class Driver(abc.ABC):
     def observe(self, key: ResourceKey, tenancy: Tenancy) -> Observed: ...
 
     @abc.abstractmethod
-    def create(self, key: ResourceKey, spec: Spec, tenancy: Tenancy) -> Observed: ...
+    def create(self, key: ResourceKey, spec: Spec, tenancy: Tenancy, *, first: bool = False) -> Observed:
+        """Make the resource unless it exists (then: as it is). ``first``: the caller has durably recorded
+        that no attempt to make ``key`` was ever begun before this one, so a driver may skip looking for
+        it; a driver that retries inside the call must look on every attempt after the first."""
 
     @abc.abstractmethod
     def delete(self, key: ResourceKey, tenancy: Tenancy) -> None: ...

@@ -83,7 +83,7 @@ class SimulatorDriver(StatefulDriver):
             self.store.put(key.name, record)
         return _observed(record)
 
-    def create(self, key: ResourceKey, spec: Spec, tenancy: Tenancy) -> Observed:
+    def create(self, key: ResourceKey, spec: Spec, tenancy: Tenancy, *, first: bool = False) -> Observed:
         self.check()
         record = self.store.get(key.name)
         if record is not None:

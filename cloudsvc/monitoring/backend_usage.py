@@ -5,7 +5,8 @@ number at a time, and forgets the figures of requests that are no longer active.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -24,8 +25,11 @@ from provisioners import base, registry
 
 log = logging.getLogger(__name__)
 
+# (zone id, backend, zone settings) → that zone's driver
+DriverFor = Callable[[int, str, dict[str, Any]], base.Driver]
 
-def _due(session: Session, limit: int) -> list[Any]:
+
+def _due(session: Session, limit: int, asked_before: datetime) -> list[Any]:
     query = (
         select(
             ProvisionedResource.request_id,
@@ -53,6 +57,8 @@ def _due(session: Session, limit: int) -> list[Any]:
             ResourceRequest.status == Status.active,
             ProvisionedResource.state == base.State.ready,
             ProvisionedResource.kind == base.Kind.server,
+            # Not asked since ``asked_before``: several workers collecting do not ask about one server twice.
+            BackendUsage.collected_at.is_(None) | (BackendUsage.collected_at < asked_before),
         )
         .order_by(BackendUsage.collected_at.is_not(None), BackendUsage.collected_at)  # never asked first
         .limit(limit)
@@ -60,11 +66,19 @@ def _due(session: Session, limit: int) -> list[Any]:
     return list(session.execute(query))
 
 
-def collect(database: Database, *, now: datetime, limit: int) -> int:
-    """Ask the backends about up to ``limit`` servers; returns how many answered with figures."""
+def collect(
+    database: Database,
+    *,
+    now: datetime,
+    limit: int,
+    stale_after: timedelta = timedelta(0),
+    drivers: DriverFor | None = None,
+) -> int:
+    """Ask the backends about up to ``limit`` servers not asked about for ``stale_after``, through
+    ``drivers`` (default: drivers made for this round); returns how many answered with figures."""
     with database.session() as session:
-        due = _due(session, limit)
-    drivers: dict[int, base.Driver] = {}
+        due = _due(session, limit, now - stale_after)
+    made: dict[int, base.Driver] = {}
     answers: list[tuple[Any, base.ResourceUsage | None]] = []
     errors: list[tuple[int, str, base.DriverError]] = []
     for row in due:
@@ -78,10 +92,13 @@ def collect(database: Database, *, now: datetime, limit: int) -> int:
             limits={},  # usage needs only to find the department's place in the zone
         )
         try:
-            if row.zone_id not in drivers:
-                store = DatabaseStore(database, row.zone_id)
-                drivers[row.zone_id] = registry.load(row.backend, row.settings, store=store)
-            answers.append((row, drivers[row.zone_id].usage(key, tenancy)))
+            if row.zone_id not in made:
+                made[row.zone_id] = (
+                    drivers(row.zone_id, row.backend, dict(row.settings))
+                    if drivers is not None
+                    else registry.load(row.backend, row.settings, store=DatabaseStore(database, row.zone_id))
+                )
+            answers.append((row, made[row.zone_id].usage(key, tenancy)))
         except base.DriverError as exc:  # figures are best effort; the error is counted like any other
             log.warning("usage of %s in zone %s: %s", key.name, row.zone_id, exc)
             errors.append((row.zone_id, row.kind, exc))

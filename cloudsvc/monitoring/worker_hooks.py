@@ -1,5 +1,6 @@
-"""What the provisioning worker reports for monitoring, behind two hooks it calls: ``backend_error``
-when a driver call fails, ``after_pass`` after each pass (its heartbeat, and backend usage now and then).
+"""What the provisioning worker reports for monitoring, behind hooks it calls: ``backend_error`` when a
+driver call fails, ``after_pass`` after each pass (its heartbeat), and ``collect_usage_if_due`` from a
+thread of its own (backend usage now and then: asking clouds must not hold up claiming requests).
 
 Monitoring must never stop provisioning: a failure here is logged and the worker goes on.
 """
@@ -24,6 +25,7 @@ class WorkerMonitor:
         worker_id: str,
         *,
         clock: Callable[[], datetime] = utcnow,
+        drivers: backend_usage.DriverFor | None = None,  # the worker's own, kept between rounds
         pass_every: timedelta = timedelta(seconds=15),  # heartbeat at most this often
         usage_every: timedelta = timedelta(seconds=60),
         usage_batch: int = 100,  # servers asked about per round
@@ -36,6 +38,7 @@ class WorkerMonitor:
         self.usage_batch = usage_batch
         self._last_pass: datetime | None = None
         self._next_usage: datetime | None = None
+        self._drivers = drivers
 
     def backend_error(self, *, zone_id: int, kind: str, error: base.DriverError) -> None:
         try:
@@ -44,15 +47,32 @@ class WorkerMonitor:
         except Exception:
             log.exception("could not count a backend error")
 
-    def after_pass(self) -> None:
+    def after_pass(self, *, collect: bool = True) -> None:
+        """The heartbeat, at most every ``pass_every``; with ``collect``, backend usage too if due."""
         now = self.clock()
         try:
             if self._last_pass is None or now - self._last_pass >= self.pass_every:
                 with self.database.transaction() as session:
                     recording.record_pass(session, worker_id=self.worker_id, at=now)
                 self._last_pass = now
-            if self._next_usage is None or now >= self._next_usage:
-                self._next_usage = now + self.usage_every
-                backend_usage.collect(self.database, now=now, limit=self.usage_batch)
         except Exception:
             log.exception("monitoring after a worker pass failed")
+        if collect:
+            self.collect_usage_if_due()
+
+    def collect_usage_if_due(self) -> None:
+        """Ask the backends about the servers whose figures are oldest, every ``usage_every``."""
+        now = self.clock()
+        if self._next_usage is not None and now < self._next_usage:
+            return
+        self._next_usage = now + self.usage_every
+        try:
+            backend_usage.collect(
+                self.database,
+                now=now,
+                limit=self.usage_batch,
+                stale_after=self.usage_every,
+                drivers=self._drivers,
+            )
+        except Exception:
+            log.exception("collecting backend usage failed")

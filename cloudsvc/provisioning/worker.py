@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cloudsvc.audit import service as audit
 from cloudsvc.audit.service import SYSTEM
@@ -86,12 +87,16 @@ class Worker:
         self._drivers_lock = threading.Lock()
         self._rechecks: list[datetime] = []  # heap: when requests this worker let go to look again are due
         self._rechecks_lock = threading.Lock()
-        self.monitor = WorkerMonitor(database, self.worker_id, clock=clock)
+        self.monitor = WorkerMonitor(database, self.worker_id, clock=clock, drivers=self.driver_for)
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop``: keep up to ``movers`` requests moving, each in its own thread, and claim more
         as soon as one's step ends (or every ``idle_sleep`` seconds): none waits for a slow one."""
         log.info("%s started", self.worker_id)
+        collector = threading.Thread(
+            target=self._collect_usage, args=(stop,), name=f"{self.worker_id}-usage", daemon=True
+        )
+        collector.start()
         with ThreadPoolExecutor(self.movers, thread_name_prefix=self.worker_id) as pool:
             moving: dict[Future[None], str] = {}  # → the request it moves
             # Claimed again while still being moved: the step in flight has already let the request go
@@ -111,7 +116,7 @@ class Worker:
                         again.add(request_id)  # never two threads on one request
                     else:
                         moving[pool.submit(self._move, request_id)] = request_id
-                self.monitor.after_pass()
+                self.monitor.after_pass(collect=False)  # usage: in the collector thread
                 if not moving:
                     stop.wait(self._pause())
                     continue
@@ -123,6 +128,13 @@ class Worker:
                     if request_id in again:
                         again.discard(request_id)
                         moving[pool.submit(self._move, request_id)] = request_id
+
+        collector.join()
+
+    def _collect_usage(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self.monitor.collect_usage_if_due()
+            stop.wait(self.settings.idle_sleep)
 
     def tick(self) -> int:
         """One pass: claim what is due and move each claimed request one step. Returns how many."""
@@ -177,20 +189,21 @@ class Worker:
             self._begin_failure(job, str(exc))
 
     def _driver(self, job: Job) -> base.Driver:
+        return self.driver_for(job.zone_id, job.zone_backend, job.zone_settings)
+
+    def driver_for(self, zone_id: int, backend: str, settings: dict[str, Any]) -> base.Driver:
         """The zone's driver, made on first use and kept while the zone's settings stay the same (drivers are
         safe to share between threads; InvalidSettings if the settings are wrong)."""
-        made_from = json.dumps([job.zone_backend, job.zone_settings], sort_keys=True, default=str)
+        made_from = json.dumps([backend, settings], sort_keys=True, default=str)
         with self._drivers_lock:
-            kept = self._drivers.get(job.zone_id)
+            kept = self._drivers.get(zone_id)
         if kept is not None and kept[0] == made_from:
             return kept[1]
         driver = registry.load(
-            job.zone_backend,
-            baseline.driver_settings(job.zone_settings),
-            store=DatabaseStore(self.database, job.zone_id),
+            backend, baseline.driver_settings(settings), store=DatabaseStore(self.database, zone_id)
         )
         with self._drivers_lock:
-            self._drivers[job.zone_id] = (made_from, driver)
+            self._drivers[zone_id] = (made_from, driver)
         return driver
 
     # -- steps -------------------------------------------------------------------------------------------
@@ -203,11 +216,16 @@ class Worker:
         }
         if unmade:  # later passes only look at what is building: the tenancy is left alone
             self.ledger.record_tenancy(job, driver.ensure_tenancy(job.tenancy), self.clock())
+        # Recorded before the first attempt to make them, so that any later attempt (after a crash, say)
+        # knows to look for what this one may have made; this one need not look.
+        first = [key for key in job.keys if key.index not in job.seen]
+        if first:
+            self.ledger.record_resources(job, [(key, base.Observed.absent()) for key in first], self.clock())
         observed = []
         for key in job.keys:
             if key.index in unmade:
-                # Never seen made: create, which looks first and never makes a second one.
-                seen = driver.create(key, job.backend_spec, job.tenancy)
+                # Never seen made: create, which looks first (unless never attempted) and never makes two.
+                seen = driver.create(key, job.backend_spec, job.tenancy, first=key in first)
             else:
                 seen = driver.observe(key, job.tenancy)
                 if seen.state == base.State.absent:  # it went away: make it again

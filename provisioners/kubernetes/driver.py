@@ -80,7 +80,8 @@ class KubernetesDriver(Driver):
     def observe(self, key: ResourceKey, tenancy: Tenancy) -> Observed:
         return self._edge.run(lambda: self._observe(key, tenancy))
 
-    def create(self, key: ResourceKey, spec: Spec, tenancy: Tenancy) -> Observed:
+    def create(self, key: ResourceKey, spec: Spec, tenancy: Tenancy, *, first: bool = False) -> Observed:
+        # The API server refuses a second object of one name (409): nothing to gain from skipping a look.
         return self._edge.run(lambda: self._create(key, spec, tenancy))
 
     def delete(self, key: ResourceKey, tenancy: Tenancy) -> None:

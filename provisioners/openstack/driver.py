@@ -113,8 +113,16 @@ class OpenStackDriver(Driver):
     def observe(self, key: ResourceKey, tenancy: Tenancy) -> Observed:
         return self._run(tenancy, lambda: self._observe(key, tenancy))
 
-    def create(self, key: ResourceKey, spec: Spec, tenancy: Tenancy) -> Observed:
-        return self._run(tenancy, lambda: self._create(key, spec, tenancy))
+    def create(self, key: ResourceKey, spec: Spec, tenancy: Tenancy, *, first: bool = False) -> Observed:
+        attempts = 0
+
+        def attempt() -> Observed:
+            # Only the first attempt may skip looking: a retried POST may have made the server anyway.
+            nonlocal attempts
+            attempts += 1
+            return self._create(key, spec, tenancy, first=first and attempts == 1)
+
+        return self._run(tenancy, attempt)
 
     def delete(self, key: ResourceKey, tenancy: Tenancy) -> None:
         self._run(tenancy, lambda: self._delete(key, tenancy))
@@ -326,7 +334,7 @@ class OpenStackDriver(Driver):
         # Diagnostics are admin-only in Nova's default policy.
         return servers.usage(self._admin_connection(), server)
 
-    def _create(self, key: ResourceKey, spec: Spec, wanted: Tenancy) -> Observed:
+    def _create(self, key: ResourceKey, spec: Spec, wanted: Tenancy, *, first: bool) -> Observed:
         if not isinstance(spec, SPEC_OF_KIND[key.kind]):
             raise PermanentError(f"a {key.kind} needs a {SPEC_OF_KIND[key.kind].__name__}, not {spec!r}")
         department = self._department(wanted)
@@ -342,7 +350,7 @@ class OpenStackDriver(Driver):
         if isinstance(spec, ServerSpec):
             try:
                 conn = self._project_connection(department)
-                return servers.create(conn, admin, key, spec, network.id, self._flavors)
+                return servers.create(conn, admin, key, spec, network.id, self._flavors, first=first)
             finally:
                 self._server_changed(key.name, deleted=False)
         if isinstance(spec, VolumeSpec):

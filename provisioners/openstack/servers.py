@@ -126,22 +126,38 @@ def _matching_flavor(admin: Connection, spec: ServerSpec) -> Flavor | None:
 
 
 class Flavors:
-    """Flavors by size, remembered for FLAVOR_FRESH_SECONDS after being looked up (or made)."""
+    """Flavors by size, remembered for FLAVOR_FRESH_SECONDS after being looked up (or made). One lookup per
+    size at a time: the movers that start side by side wait for it instead of each listing Nova's flavors,
+    calls that queue with the servers' own on a busy nova-api."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._known: dict[tuple[int, int, int], tuple[float, Flavor]] = {}
+        self._looking: dict[tuple[int, int, int], threading.Lock] = {}
+
+    def _remembered(self, size: tuple[int, int, int]) -> Flavor | None:
+        with self._lock:
+            known = self._known.get(size)
+        if known is not None and time.monotonic() - known[0] < FLAVOR_FRESH_SECONDS:
+            return known[1]
+        return None
 
     def get(self, admin: Connection, spec: ServerSpec, *, fresh: bool = False) -> tuple[Flavor, bool]:
         """The flavor for ``spec``, and whether it was looked up just now (rather than remembered)."""
         size = (spec.vcpus, spec.ram_mb, spec.disk_gb)
+        if not fresh and (flavor := self._remembered(size)) is not None:
+            return flavor, False
         with self._lock:
-            known = self._known.get(size)
-        if known is not None and not fresh and time.monotonic() - known[0] < FLAVOR_FRESH_SECONDS:
-            return known[1], False
-        flavor = flavor_for(admin, spec)
-        with self._lock:
-            self._known[size] = (time.monotonic(), flavor)
+            looking = self._looking.setdefault(size, threading.Lock())
+        began = time.monotonic()
+        with looking:
+            with self._lock:
+                known = self._known.get(size)
+            if not fresh and known is not None and known[0] >= began:  # another looked while this waited
+                return known[1], True
+            flavor = flavor_for(admin, spec)
+            with self._lock:
+                self._known[size] = (time.monotonic(), flavor)
         return flavor, True
 
 
@@ -179,9 +195,18 @@ def _image_id(conn: Connection, image: str) -> str:
 
 
 def create(
-    conn: Connection, admin: Connection, key: ResourceKey, spec: ServerSpec, network_id: str, flavors: Flavors
+    conn: Connection,
+    admin: Connection,
+    key: ResourceKey,
+    spec: ServerSpec,
+    network_id: str,
+    flavors: Flavors,
+    *,
+    first: bool = False,
 ) -> Observed:
-    if exists(conn, key):
+    """The server named after ``key``, posted unless one exists; ``first`` (never attempted before)
+    skips looking, a listing that queues on nova-api with the POSTs."""
+    if not first and exists(conn, key):
         return observe(conn, key)
     image_id = _image_id(conn, spec.image)
 
