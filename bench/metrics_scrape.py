@@ -8,7 +8,7 @@ active servers, backend error counts and worker passes; bulk-loaded with COPY.
 
 Then, in the same run, times (median of ``--runs``, after one warm-up):
 
-1. the scrape: our registry rendered in the text format (every sample source reads the database);
+1. the scrape: what GET /metrics does, in the text format (every sample source reads the database);
 2. the floor: a registry of plain Gauges holding exactly the samples the scrape produced, rendered.
 
 Prints both, the sample count and the ratio. Goal: scrape < 1 s and within 2x of the floor.
@@ -33,6 +33,7 @@ from bench.common import throwaway_postgres
 from bench.quota_admission import build_tree
 from cloudsvc.db import Database
 from cloudsvc.monitoring.collector import metrics_registry
+from cloudsvc.monitoring.exposition import encode
 from cloudsvc.monitoring.sources import SOURCES
 from cloudsvc.quotas.models import Field, column_name
 from quotas.demand import QuotaClass
@@ -130,14 +131,16 @@ def load(database: Database, departments: int, resources: int, rng: random.Rando
                     )
                 )
         with cursor.copy(
-            "COPY request_transitions (request_id, from_status, to_status, actor_name, at) FROM STDIN"
+            "COPY request_transitions (request_id, from_status, to_status, actor_name, at, "
+            "seconds_in_status) FROM STDIN"
         ) as transitions:
             for request_id, status, _, _, _, created in plan:
-                at, previous = created, None
+                at, previous, waited = created, None, None
                 for step in PATHS[status]:
-                    transitions.write_row((request_id, previous, step, "bench", at))
+                    transitions.write_row((request_id, previous, step, "bench", at, waited))
                     previous = step
-                    at += timedelta(seconds=rng.expovariate(1 / 900))
+                    waited = rng.expovariate(1 / 900)
+                    at += timedelta(seconds=waited)
         with cursor.copy(
             'COPY provisioned_resources (request_id, "index", kind, name, state, addresses, updated_at) '
             "FROM STDIN"
@@ -211,7 +214,7 @@ def main() -> None:
         print(f"loaded {args.departments} departments and {args.resources} resources "
               f"in {time.perf_counter() - began:.1f} s")  # fmt: skip
         registry = metrics_registry(database)
-        scrape, output = timed(args.runs, lambda: generate_latest(registry))
+        scrape, output = timed(args.runs, lambda: encode(registry.collect(), "")[0])  # as GET /metrics
         families = list(registry.collect())
         by_source = []  # where a scrape's time goes, before rendering: one call of each source
         with database.session() as session:

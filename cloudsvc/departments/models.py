@@ -44,4 +44,9 @@ class Department(Base):
 
     def ancestor_ids(self) -> list[int]:
         """Ids from the root down to this department, itself included."""
-        return [int(part) for part in self.path.strip("/").split("/")]
+        return ancestor_ids(self.path)
+
+
+def ancestor_ids(path: str) -> list[int]:
+    """The ids in a materialised ``path``, from the root down."""
+    return [int(part) for part in path.strip("/").split("/")]

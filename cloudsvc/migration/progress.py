@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cloudsvc.audit import service as audit
-from cloudsvc.departments.models import Department
+from cloudsvc.departments.models import Department, ancestor_ids
 from cloudsvc.errors import Forbidden
 from cloudsvc.migration.lifecycle import SystemStatus
 from cloudsvc.migration.models import LegacySystem, MigrationTarget
@@ -106,16 +106,17 @@ def migration_kpis(session: Session) -> list[DepartmentKpis]:
     One pass over the inventory: each system is added to its department and to each ancestor.
     """
     wanted = targets(session)
-    departments = {d.id: d for d in session.scalars(select(Department))}
     rows = session.execute(
         select(
-            LegacySystem.department_id,
+            Department.path,
             LegacySystem.classification,
             LegacySystem.status,
             LegacySystem.strategy,
             LegacySystem.suggested_strategy,
             Zone.network,
-        ).outerjoin(Zone, Zone.id == LegacySystem.target_zone_id)
+        )
+        .join(Department, Department.id == LegacySystem.department_id)
+        .outerjoin(Zone, Zone.id == LegacySystem.target_zone_id)
     )
     counts: dict[int, Counter[str]] = {}
     strategies: dict[int, Counter[str]] = {}
@@ -131,16 +132,18 @@ def migration_kpis(session: Session) -> list[DepartmentKpis]:
             keys = [] if retired else ["unclassified"]
             if migrated and row.network == Network.extranet:
                 keys.append("unclassified_home")
-        for ancestor in departments[row.department_id].ancestor_ids():
+        for ancestor in ancestor_ids(row.path):
             counts.setdefault(ancestor, Counter()).update(["systems", *keys])
             strategies.setdefault(ancestor, Counter())[
                 row.strategy or row.suggested_strategy or UNDECIDED
             ] += 1
             statuses.setdefault(ancestor, Counter())[row.status] += 1
+    # Plain rows, not ORM objects, and only the departments reported: /metrics calls this at each scrape.
+    reported = select(Department.id, Department.code, Department.level, Department.path).where(
+        or_(Department.id.in_(counts), Department.parent_id.is_(None))
+    )
     figures = []
-    for department in sorted(departments.values(), key=lambda d: d.path):
-        if department.id not in counts and department.parent_id is not None:
-            continue
+    for department in sorted(session.execute(reported), key=lambda d: d.path):
         count = counts.get(department.id, Counter())
         figures.append(
             DepartmentKpis(

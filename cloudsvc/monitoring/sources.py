@@ -13,7 +13,6 @@ from __future__ import annotations
 import platform
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, time
-from typing import Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -21,13 +20,14 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from sqlalchemy import ColumnElement, Float, SQLColumnExpression, and_, case, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
 
 from cloudsvc import __version__
 from cloudsvc.db import utcnow
 from cloudsvc.departments.models import Department
 from cloudsvc.migration.progress import migration_kpis
+from cloudsvc.monitoring.exposition import BulkGauge, label_text
 from cloudsvc.monitoring.models import AuditVerificationResult, BackendErrorCount, BackendUsage, WorkerPass
 from cloudsvc.provisioning.jobs import CLAIMABLE
 from cloudsvc.provisioning.models import ProvisionedResource
@@ -59,31 +59,30 @@ def _timestamp(value: datetime) -> float:
 
 def quotas(session: Session) -> Iterable[Metric]:
     labels = ["department", "parent", "level", "class"]
-    limit = GaugeMetricFamily(
-        "cloudsvc_quota_limit", "Quota limit of a department, in the unit its class names", labels=labels
+    limit = BulkGauge(
+        "cloudsvc_quota_limit", "Quota limit of a department, in the unit its class names", labels
     )
-    in_use = GaugeMetricFamily(
-        "cloudsvc_quota_in_use", "Quota in use, rolled up over the department's subtree", labels=labels
+    in_use = BulkGauge(
+        "cloudsvc_quota_in_use", "Quota in use, rolled up over the department's subtree", labels
     )
-    reserved = GaugeMetricFamily(
+    reserved = BulkGauge(
         "cloudsvc_quota_reserved",
         "Quota reserved by requests not yet provisioned, rolled up over the subtree",
-        labels=labels,
+        labels,
     )
-    # Tens of thousands of rows: one labels dict per row, shared by its three samples (add_metric
-    # would build one per sample).
+    # Tens of thousands of rows: a department's labels are escaped once, for all its classes and the
+    # three samples of each (its rows come one after another).
+    department, prefix = None, ""
     for row in all_usage(session):
         name, factor = QUOTA_UNITS.get(row.quota_class, (row.quota_class, 1))
-        values = {
-            "department": row.department_code,
-            "parent": row.parent_code or "",
-            "level": row.level,
-            "class": name,
-        }
+        values = (row.department_code, row.parent_code or "", row.level, name)
+        if row.department_code != department:
+            department, prefix = row.department_code, label_text(labels[:3], values[:3])
+        text = f'{prefix},class="{name}"'
         if row.limit is not None:  # no sample: no limit of its own
-            limit.add_sample(limit.name, values, row.limit * factor)
-        in_use.add_sample(in_use.name, values, row.in_use * factor)
-        reserved.add_sample(reserved.name, values, row.reserved * factor)
+            limit.add(text, values, row.limit * factor)
+        in_use.add(text, values, row.in_use * factor)
+        reserved.add(text, values, row.reserved * factor)
     return (limit, in_use, reserved)
 
 
@@ -179,22 +178,19 @@ def provisioning_outcomes(session: Session) -> Iterable[Metric]:
     return (family,)
 
 
-def _seconds_between(
-    session: Session, start: SQLColumnExpression[datetime], end: SQLColumnExpression[datetime]
-) -> ColumnElement[float]:
-    if session.get_bind().dialect.name == "sqlite":  # SQLite keeps timestamps as text
-        return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return func.extract("epoch", end - start).cast(Float)
-
-
-def _bucket_columns(seconds: ColumnElement[float], bounds: Sequence[float]) -> list[ColumnElement[Any]]:
-    """Cumulative bucket counts, then the count and the sum: one row, counted by the database."""
+def _histogram(
+    session: Session, name: str, doc: str, bounds: Sequence[float], moved_from: Status, moved_to: Status
+) -> HistogramMetricFamily:
+    """The time requests spent in ``moved_from`` before moving to ``moved_to``: bucket counts, count
+    and sum from one index-only pass over those transitions, counted by the database."""
+    seconds = RequestTransition.seconds_in_status
     counts = [func.coalesce(func.sum(case((seconds <= bound, 1), else_=0)), 0) for bound in bounds]
-    return [*counts, func.count(), func.coalesce(func.sum(seconds), 0.0)]
-
-
-def _histogram(name: str, doc: str, bounds: Sequence[float], row: Sequence[float]) -> HistogramMetricFamily:
-    *cumulative, count, total = row
+    query = select(*counts, func.count(seconds), func.coalesce(func.sum(seconds), 0.0)).where(
+        RequestTransition.to_status == moved_to,
+        RequestTransition.from_status == moved_from,
+        seconds.is_not(None),
+    )
+    *cumulative, count, total = session.execute(query).one()
     buckets = [(repr(bound), float(n)) for bound, n in zip(bounds, cumulative, strict=True)]
     buckets.append(("+Inf", float(count)))
     return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=float(total))
@@ -202,32 +198,18 @@ def _histogram(name: str, doc: str, bounds: Sequence[float], row: Sequence[float
 
 def approval_wait(session: Session) -> Iterable[Metric]:
     """From submission to approval, over every request ever approved (auto-approved ones wait 0 s)."""
-    moved = RequestTransition
-    seconds = _seconds_between(session, ResourceRequest.created_at, moved.at)
-    query = (
-        select(*_bucket_columns(seconds, APPROVAL_WAIT_BUCKETS))
-        .select_from(moved)
-        .join(ResourceRequest, ResourceRequest.id == moved.request_id)
-        .where(moved.to_status == Status.approved)
-    )
-    row = session.execute(query).one()
     doc = "Time from a request's submission to its approval"
-    return (_histogram("cloudsvc_request_approval_wait_seconds", doc, APPROVAL_WAIT_BUCKETS, row),)
+    bounds = APPROVAL_WAIT_BUCKETS
+    name = "cloudsvc_request_approval_wait_seconds"
+    return (_histogram(session, name, doc, bounds, Status.pending_approval, Status.approved),)
 
 
 def provisioning_duration(session: Session) -> Iterable[Metric]:
     """From the worker taking up an approved request to the request being active."""
-    began, done = aliased(RequestTransition), aliased(RequestTransition)
-    seconds = _seconds_between(session, began.at, done.at)
-    query = (
-        select(*_bucket_columns(seconds, PROVISIONING_BUCKETS))
-        .select_from(done)
-        .join(began, and_(began.request_id == done.request_id, began.to_status == Status.provisioning))
-        .where(done.to_status == Status.active)
-    )
-    row = session.execute(query).one()
     doc = "Time from the start of provisioning to the request being active"
-    return (_histogram("cloudsvc_provisioning_duration_seconds", doc, PROVISIONING_BUCKETS, row),)
+    bounds = PROVISIONING_BUCKETS
+    name = "cloudsvc_provisioning_duration_seconds"
+    return (_histogram(session, name, doc, bounds, Status.provisioning, Status.active),)
 
 
 def backend_errors(session: Session) -> Iterable[Metric]:
@@ -247,20 +229,18 @@ def backend_errors(session: Session) -> Iterable[Metric]:
 def backend_usage(session: Session) -> Iterable[Metric]:
     """What the backends report servers actually use, summed per department and zone."""
     labels = ["department", "zone"]
-    cpu = GaugeMetricFamily(
+    cpu = BulkGauge(
         "cloudsvc_backend_cpu_seconds",
         "CPU time the department's servers have used, as the backend last reported it",
-        labels=labels,
+        labels,
     )
-    memory = GaugeMetricFamily(
+    memory = BulkGauge(
         "cloudsvc_backend_memory_used_bytes",
         "Memory the department's servers use, as the backend last reported it",
-        labels=labels,
+        labels,
     )
-    reporting = GaugeMetricFamily(
-        "cloudsvc_backend_usage_resources",
-        "Resources whose backend reported usage",
-        labels=labels,
+    reporting = BulkGauge(
+        "cloudsvc_backend_usage_resources", "Resources whose backend reported usage", labels
     )
     query = (
         select(
@@ -274,13 +254,14 @@ def backend_usage(session: Session) -> Iterable[Metric]:
         .join(Zone, Zone.id == BackendUsage.zone_id)
         .group_by(Department.code, Zone.name)
     )
-    for department, zone, cpu_seconds, memory_bytes, count in session.execute(query):
-        values = {"department": department, "zone": zone}  # shared, as in quotas()
+    for department, zone, cpu_seconds, memory_bytes, count in session.connection().execute(query):
+        values = (department, zone)
+        text = label_text(labels, values)  # shared, as in quotas()
         if cpu_seconds is not None:
-            cpu.add_sample(cpu.name, values, float(cpu_seconds))
+            cpu.add(text, values, float(cpu_seconds))
         if memory_bytes is not None:
-            memory.add_sample(memory.name, values, float(memory_bytes))
-        reporting.add_sample(reporting.name, values, count)
+            memory.add(text, values, float(memory_bytes))
+        reporting.add(text, values, count)
     return (cpu, memory, reporting)
 
 

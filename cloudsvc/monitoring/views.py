@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from cloudsvc.api.deps import SettingsDep
 from cloudsvc.errors import NotAuthenticated
+from cloudsvc.monitoring.exposition import encode
 
 router = APIRouter(tags=["monitoring"])
 _bearer = HTTPBearer(auto_error=False, description="CLOUDSVC_METRICS_TOKEN, when one is set")
@@ -36,5 +36,5 @@ def metrics(
         if not hmac.compare_digest(given, expected):
             raise NotAuthenticated("send 'Authorization: Bearer <CLOUDSVC_METRICS_TOKEN>'")
     registry: CollectorRegistry = request.app.state.metrics_registry
-    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-    return Response(encoder(registry), media_type=content_type)
+    body, content_type = encode(registry.collect(), request.headers.get("accept", ""))
+    return Response(body, media_type=content_type)

@@ -11,6 +11,7 @@ stage is recorded as a pending_approval → pending_approval transition naming t
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from cloudsvc.audit.service import Actor
@@ -63,6 +64,8 @@ def _record(
     policy_id: int | None = None,
     first: bool = False,
 ) -> None:
+    now = utcnow()
+    entered = None if first else _entered_current_status(request)
     request.transitions.append(
         RequestTransition(
             from_status=None if first else request.status,
@@ -72,9 +75,19 @@ def _record(
             actor_name=actor.name,
             policy_id=policy_id,
             reason=reason,
-            at=utcnow(),
+            at=now,
+            seconds_in_status=None if entered is None else max((now - entered).total_seconds(), 0.0),
         )
     )
+
+
+def _entered_current_status(request: ResourceRequest) -> datetime | None:
+    """When the request entered the status it is in: its latest transition that changed the status
+    (passing an approval stage keeps it pending_approval)."""
+    for transition in reversed(request.transitions):
+        if transition.from_status != transition.to_status:
+            return transition.at
+    return None
 
 
 def start(request: ResourceRequest, *, actor: Actor, reason: str | None) -> None:

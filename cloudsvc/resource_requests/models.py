@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudsvc.db import Base, UTCDateTime, utcnow
@@ -62,6 +62,10 @@ class RequestTransition(Base):
     """One step of a request's history: who (or which policy) moved it, when, from where to where, and why."""
 
     __tablename__ = "request_transitions"
+    # The duration histograms of /metrics read (to_status, from_status, seconds_in_status) alone.
+    __table_args__ = (
+        Index("ix_request_transitions_durations", "to_status", "from_status", "seconds_in_status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("resource_requests.id"), index=True)
@@ -73,6 +77,9 @@ class RequestTransition(Base):
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("approval_policies.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # How long the request had been in from_status when it moved (None for the first transition): kept
+    # so that "submission to approval" and "provisioning to active" are read off one row each.
+    seconds_in_status: Mapped[float | None] = mapped_column(Float)
 
 
 class ApprovalPolicy(Base):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from cloudsvc.audit.service import Actor
@@ -81,3 +83,31 @@ def test_waived_stages_pass_at_once(waived: list[str], status: Status, stage: St
     assert (request.status, request.approval_stage) == (status, stage)
     by_policy = [t for t in request.transitions if t.policy_id == 7]
     assert [t.stage for t in by_policy] == waived[: len(by_policy)]
+
+
+def test_each_transition_keeps_how_long_the_request_was_in_the_status_it_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the duration histograms read: passing an approval stage does not restart the wait."""
+    clock = {"now": datetime(2026, 12, 1, 8, 0, tzinfo=UTC)}
+    monkeypatch.setattr(lifecycle, "utcnow", lambda: clock["now"])
+
+    def at(seconds: float) -> None:
+        clock["now"] = datetime(2026, 12, 1, 8, 0, tzinfo=UTC) + timedelta(seconds=seconds)
+
+    request = new_request()
+    at(50)
+    lifecycle.pass_stage(request, Stage.department, actor=ALICE, reason=None)
+    at(120)
+    lifecycle.pass_stage(request, Stage.cloud, actor=ALICE, reason=None)
+    at(130)
+    lifecycle.move(request, Status.provisioning, actor=ALICE)
+    at(175)
+    lifecycle.move(request, Status.active, actor=ALICE)
+    assert [(t.to_status, t.seconds_in_status) for t in request.transitions] == [
+        (Status.pending_approval, None),
+        (Status.pending_approval, 50.0),
+        (Status.approved, 120.0),  # since submission, not since the department's approval
+        (Status.provisioning, 10.0),
+        (Status.active, 45.0),
+    ]
