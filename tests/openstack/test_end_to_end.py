@@ -17,6 +17,7 @@ from cloudsvc.db import Database
 from cloudsvc.provisioning.worker import Worker
 from provisioners.openstack.apis import identity
 from provisioners.openstack.tenancy import department_tag
+from tests.monitoring.scrape import parse, value
 from tests.openstack.conftest import CLOUD, IMAGE, purge_department
 from tests.support import Headers, World
 
@@ -108,6 +109,13 @@ def test_a_server_and_a_bandwidth_limit_come_and_go(
     networks = [n for n in admin.network.networks(project_id=project.id) if n.qos_policy_id]
     assert [n.qos_policy_id for n in networks] == [policies[0].id]
     assert bandwidth_request["resources"][0]["state"] == "ready"
+
+    # The worker asks Nova's diagnostics what the server uses, and /metrics shows it per department.
+    Worker(database).monitor.collect_usage_if_due()
+    samples = parse(client.get("/metrics").text)
+    figures = {"department": department, "zone": "os-1"}
+    assert value(samples, "cloudsvc_backend_cpu_seconds", **figures) == 17.3  # the fake hypervisor's
+    assert value(samples, "cloudsvc_backend_usage_resources", **figures) == 1
 
     for request_id in (server_id, bandwidth_id):
         assert client.post(f"/v1/requests/{request_id}/decommission", headers=owner).status_code == 200

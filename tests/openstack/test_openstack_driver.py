@@ -299,6 +299,13 @@ def test_server_lifecycle_without_duplicates(
     ]
     assert len(named) == 1
 
+    # What Nova's diagnostics say the server uses; the fake hypervisor reports one vCPU that has run
+    # 17.3 s and no memory in use (nova/virt/fake.py), for every server.
+    used = driver.usage(server_key, department)
+    assert used is not None
+    assert (used.cpu_seconds, used.memory_used_bytes) == (17.3, 0)
+    assert driver.usage(key(request_id, Kind.volume), department) is None  # Cinder reports none
+
     driver.delete(server_key, department)
     wait_for(driver, server_key, department, is_absent)
     driver.delete(server_key, department)  # absent is success
