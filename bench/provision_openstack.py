@@ -26,6 +26,10 @@ the driver's own lookups (tokens, tenancy upkeep, existence checks before creati
 and the load those put on the cloud. Setting up the two projects is done before the clocks start and is
 counted on neither side; the workers start cold (no tokens yet), as after a restart, in round 1 only.
 
+With the times it prints the CPU each side cost: this process's (the SDK client's threads, or the worker
+threads; not worker processes) and the machine's (the cloud's services, PostgreSQL, everything). On a
+machine of two cores the cloud and cloudsvc share them, so what cloudsvc burns slows the cloud too.
+
 Everything the bench creates in OpenStack carries the run's id (project tags ``cloudsvc-bench:<run>`` and
 ``cloudsvc-dept:bench-<run>``) and is deleted at the end, whatever happened.
 Run: .venv/bin/python -m bench.provision_openstack [--servers 15] [--workers 4] [--rounds 2] [--processes]
@@ -36,6 +40,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -47,7 +52,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +99,29 @@ log = logging.getLogger("bench.provision_openstack")
 class Timing:
     create: float
     delete: float
+    # CPU seconds over both phases: this process (the SDK client, or cloudsvc's workers) and the whole
+    # machine (the cloud's services, PostgreSQL, everything), which on a small machine they share.
+    own_cpu: float = 0.0
+    machine_cpu: float = 0.0
 
     @property
     def total(self) -> float:
         return self.create + self.delete
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """(this process's CPU time, the machine's busy CPU time since boot), in seconds."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return own.ru_utime + own.ru_stime, (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(measure: Callable[[], Timing]) -> Timing:
+    own, machine = cpu_seconds()
+    timing = measure()
+    own_after, machine_after = cpu_seconds()
+    return replace(timing, own_cpu=own_after - own, machine_cpu=machine_after - machine)
 
 
 # --- OpenStack: the direct side, and cleaning up --------------------------------------------------------
@@ -421,6 +445,10 @@ def print_table(rounds: list[tuple[Timing, Timing]], servers: int, workers: int,
                 f"{statistics.median(getattr(c, phase) for _, c in rounds):>12.2f}"
                 f"{statistics.median(ratios):>8.2f}   (ratios {min(ratios):.2f}-{max(ratios):.2f})"
             )
+    print(f"\n{'round':<7}{'CPU s':<8}{'direct':>10}{'cloudsvc':>12}")
+    for number, (direct, cloudsvc) in enumerate(rounds, 1):
+        print(f"{number:<7}{'own':<8}{direct.own_cpu:>10.1f}{cloudsvc.own_cpu:>12.1f}")
+        print(f"{number:<7}{'machine':<8}{direct.machine_cpu:>10.1f}{cloudsvc.machine_cpu:>12.1f}")
     ratio = statistics.median(c.total / d.total for d, c in rounds)
     verdict = "met" if ratio <= 1.1 else "NOT met"
     print(f"\ngoal: cloudsvc end-to-end at most 1.1x direct: {ratio:.2f}x, {verdict}")
@@ -494,13 +522,14 @@ def main() -> None:
                 return run_direct(direct, n, args.workers, number, run)
 
             if number % 2 == 0:
-                d, c = straight(), cloudsvc()
+                d, c = with_cpu(straight), with_cpu(cloudsvc)
             else:
-                c, d = cloudsvc(), straight()
+                c, d = with_cpu(cloudsvc), with_cpu(straight)
             rounds.append((d, c))
             print(
                 f"round {number + 1}: direct {d.create:.2f} + {d.delete:.2f} s, "
-                f"cloudsvc {c.create:.2f} + {c.delete:.2f} s",
+                f"cloudsvc {c.create:.2f} + {c.delete:.2f} s; CPU s (this process, machine): "
+                f"direct {d.own_cpu:.1f}, {d.machine_cpu:.1f}; cloudsvc {c.own_cpu:.1f}, {c.machine_cpu:.1f}",
                 flush=True,
             )
     print_table(rounds, n, args.workers, "processes" if args.processes else "threads")
