@@ -26,6 +26,7 @@ extended while the play runs; a worker that loses it cancels its run and writes 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -74,6 +75,18 @@ class BaselineSettings(BaseModel):
         Read when a play starts rather than through Settings, so that the worker's loop needs no change."""
         found = self.ansible_dir or os.environ.get("CLOUDSVC_ANSIBLE_DIR")
         return Path(found) if found else SOURCE_ANSIBLE_DIR
+
+
+def levels(settings: BaselineSettings) -> set[int]:
+    """The MLPS levels the zone's baseline project has a variant for (``playbooks/vars/mlps-level<N>.yml``;
+    level 1 is played with level 2's). A level-4 build is not shipped: an operator who writes one into the
+    project (with the hardening their assessor asks for) makes level-4 zones with a baseline possible."""
+    found = {
+        int(match.group(1))
+        for path in (settings.project / "playbooks" / "vars").glob("mlps-level*.yml")
+        if (match := re.fullmatch(r"mlps-level([1-4])\.yml", path.name))
+    }
+    return found | ({1} if 2 in found else set())
 
 
 def driver_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
