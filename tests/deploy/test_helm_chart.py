@@ -10,8 +10,10 @@ are not kept here (only their shape and the rules' origin are), nor anything tha
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +165,47 @@ def test_probes_point_at_the_apis_real_health_paths() -> None:
     for path in ("/healthz", "/readyz"):
         assert f"path: {path}" in deployment
         assert path in paths
+
+
+def container(documents: list[dict[str, Any]], kind: str, name_suffix: str) -> dict[str, Any]:
+    found = next(d for d in documents if d["kind"] == kind and d["metadata"]["name"].endswith(name_suffix))
+    first: dict[str, Any] = found["spec"]["template"]["spec"]["containers"][0]
+    return first
+
+
+def test_the_workers_probes_run_the_heartbeat_check_and_it_tells_a_live_worker_from_a_stuck_one(
+    tmp_path: Path,
+) -> None:
+    from cloudsvc.db import utcnow
+    from cloudsvc.provisioning import heartbeat
+
+    worker = container(rendered(tmp_path, merged(values(), REQUIRED)), "Deployment", "-worker")
+    probes = {name: worker[name] for name in ("livenessProbe", "startupProbe")}
+    for each in probes.values():
+        assert each["exec"]["command"] == ["cloudsvc", "worker", "--check"]
+        assert each["timeoutSeconds"] >= 5  # a Python start on a busy node, not the default 1 s
+    env = {e["name"]: e["value"] for e in worker["env"] if "value" in e}
+    beat_file = Path(env["CLOUDSVC_WORKER_HEARTBEAT_FILE"])
+    mounts = {m["mountPath"] for m in worker["volumeMounts"] if not m.get("readOnly")}
+    assert str(beat_file.parent) in mounts  # the root filesystem is read-only
+    max_age = float(env["CLOUDSVC_WORKER_HEARTBEAT_MAX_AGE_SECONDS"])
+    assert max_age == values()["worker"]["heartbeatMaxAgeSeconds"]
+    liveness = probes["livenessProbe"]
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 60  # not a restart per slow turn
+
+    # The probe's command, run here with the container's literal environment (the heartbeat in a file of
+    # the test's own rather than this machine's /tmp): a worker whose loop turns passes, one stuck fails.
+    env["CLOUDSVC_WORKER_HEARTBEAT_FILE"] = str(tmp_path / beat_file.name)
+    command = [str(Path(sys.executable).parent / "cloudsvc"), *liveness["exec"]["command"][1:]]
+
+    def probe() -> int:
+        here = {k: v for k, v in os.environ.items() if k == "PYTHONPATH"}  # the code under test, if set
+        return subprocess.run(
+            command, env={"PATH": "/usr/bin:/bin", **here, **env}, capture_output=True
+        ).returncode
+
+    assert probe() == 1  # no beat yet: the startup probe keeps waiting
+    heartbeat.beat(tmp_path / beat_file.name, "worker-chart", utcnow())
+    assert probe() == 0
+    heartbeat.beat(tmp_path / beat_file.name, "worker-chart", utcnow() - timedelta(seconds=max_age + 1))
+    assert probe() == 1
