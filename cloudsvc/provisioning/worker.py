@@ -251,7 +251,9 @@ class Worker:
         if building:
             self._recheck(job, f"{building} of {len(observed)} {job.kind} resources still building")
         else:
-            baseline.apply(self.database, self.ledger, job, observed, self.clock)  # if the zone wants one
+            baseline.apply(
+                self.database, self.ledger, job, observed, self.clock, driver
+            )  # if the zone wants one
             self._transition(job, system.mark_active, step="provisioned")
 
     def _decommission(self, job: Job, driver: base.Driver) -> None:
