@@ -211,3 +211,19 @@ def test_a_server_made_again_loses_its_pin(client: TestClient, world: World, dat
     job = ledger.load(request_id, utcnow())
     ledger.record_resources(job, [(key, base.Observed(base.State.building, backend_id="another"))], utcnow())
     assert pinned(database, request_id) == [None]  # another object under the name: its keys are new
+
+
+def test_a_simulator_reporting_malformed_host_keys_is_refused(client: TestClient, world: World) -> None:
+    response = client.post(
+        "/v1/zones",
+        headers=world.admin,
+        json={
+            "name": "odd",
+            "backend": "simulator",
+            "network": "extranet",
+            "mlps_level": 3,
+            "settings": {"host_keys": ["ssh-ed25519"]},
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "settings.host_keys"
