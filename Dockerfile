@@ -39,7 +39,10 @@ ENV PATH=/opt/cloudsvc/bin:$PATH \
 USER 10001:10001
 WORKDIR /home/cloudsvc
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+# Healthy when either the worker's heartbeat is fresh (a `worker` container: `cloudsvc worker --check`) or
+# the API answers /healthz (a `serve` container, which writes no heartbeat of its own unless it also runs
+# the worker in-process, on SQLite).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+  CMD ["sh", "-c", "cloudsvc worker --check >/dev/null 2>&1 || python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)\""]
 ENTRYPOINT ["cloudsvc"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

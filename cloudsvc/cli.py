@@ -58,18 +58,43 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 @main.command(help="Run the provisioning worker until interrupted (several may run side by side).")
-def worker() -> None:
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Instead: exit 1 unless the worker on this machine beat its heartbeat recently "
+    "(CLOUDSVC_WORKER_HEARTBEAT_FILE, ..._MAX_AGE_SECONDS); the container's liveness probe.",
+)
+def worker(check: bool) -> None:
     import signal
     import threading
 
+    settings = _settings()
+    if check:
+        _check_heartbeat(settings)
+        return
+
     from cloudsvc.provisioning.worker import Worker, WorkerSettings
 
-    settings = _settings()
+    # A beat left by an earlier process (a restarted container keeps its /tmp) must not vouch for this one.
+    settings.worker_heartbeat_file.unlink(missing_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     Worker(Database(settings.database_url), WorkerSettings.from_config(settings)).run(stop)
+
+
+def _check_heartbeat(settings: Settings) -> None:
+    from cloudsvc.db import utcnow
+    from cloudsvc.provisioning import heartbeat
+
+    reason = heartbeat.stale(
+        settings.worker_heartbeat_file, max_age=settings.worker_heartbeat_max_age_seconds, now=utcnow()
+    )
+    if reason is not None:
+        click.echo(f"worker not alive: {reason}", err=True)
+        sys.exit(1)
+    click.echo("worker alive")
 
 
 @main.group(help="Zones.")

@@ -5,6 +5,7 @@ Built once by the app factory or the CLI and handed down; nothing reads the envi
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +40,13 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = Field(
         default=1.0, gt=0, description="Pause between passes with nothing to do"
     )
+    worker_heartbeat_file: Path = Field(
+        default=Path(tempfile.gettempdir()) / "cloudsvc-worker.heartbeat",
+        description="The file the worker rewrites on every turn of its loop ('cloudsvc worker --check')",
+    )
+    worker_heartbeat_max_age_seconds: float = Field(
+        default=120, gt=0, description="'cloudsvc worker --check' fails once the last beat is older"
+    )
     worker_zone_wait_seconds: float = Field(
         default=1800, ge=0, description="How long a request waits for an unavailable zone before it fails"
     )
@@ -61,6 +69,16 @@ class Settings(BaseSettings):
         if self.worker_in_process is not None:
             return self.worker_in_process
         return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _heartbeat_outlasts_a_turn(self) -> Settings:
+        # A turn of the worker's loop pauses up to worker_idle_seconds: a shorter limit would kill it idle.
+        if self.worker_heartbeat_max_age_seconds < 2 * self.worker_idle_seconds:
+            raise ValueError(
+                "CLOUDSVC_WORKER_HEARTBEAT_MAX_AGE_SECONDS must be at least twice "
+                "CLOUDSVC_WORKER_IDLE_SECONDS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:

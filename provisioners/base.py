@@ -12,6 +12,10 @@ Every call is idempotent and keyed, so the reconciling worker can crash and call
 - ``delete(key)``: remove it if present; absent is success.
 - ``usage(key, tenancy)`` (optional): what the resource actually uses, as the backend measures it
   (``ResourceUsage``), or None where the backend does not say (the default). Read-only, like observe.
+- ``host_keys(key, tenancy)`` (optional): a server's SSH host public keys (``"<type> <base64>"``) as the
+  backend learnt them out of band (a console log that cloud-init wrote them to …), or None where it does
+  not say (the default) or has not yet. Read-only. The post-provision baseline pins what this returns;
+  without it, the keys the server shows at first contact.
 
 Errors (translated from the vendor's at the driver's edge, ``raise … from exc``):
 
@@ -187,6 +191,10 @@ class Driver(abc.ABC):
 
     def usage(self, key: ResourceKey, tenancy: Tenancy) -> ResourceUsage | None:
         """Actual use as the backend measures it; None if it does not (or the resource is absent)."""
+        return None
+
+    def host_keys(self, key: ResourceKey, tenancy: Tenancy) -> tuple[str, ...] | None:
+        """The server's SSH host public keys as the backend reports them; None if it does not (yet)."""
         return None
 
 

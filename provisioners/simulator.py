@@ -10,6 +10,8 @@ like a real cloud's would), follows the same contract as the real drivers, and c
     unreachable      every call raises ZoneUnavailable (a cloud that is down or refuses credentials)
     fail_images      images whose servers end ``failed`` (like a Nova ERROR)
     refuse_images    images refused at create with PermanentError (like a 400 for an unknown image)
+    host_keys        SSH host public keys ("<type> <base64>") it reports for every server, as a cloud would
+                     from the console log (default: none reported)
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from provisioners.base import (
     ZoneUnavailable,
 )
 
-_KNOWN = {"build_steps", "unreachable", "fail_images", "refuse_images", "note"}
+_KNOWN = {"build_steps", "unreachable", "fail_images", "refuse_images", "host_keys", "note"}
 
 
 class SimulatorDriver(StatefulDriver):
@@ -52,12 +54,16 @@ class SimulatorDriver(StatefulDriver):
             value = settings.get(name, [])
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InvalidSettings(f"{name} must be a list of image names", field=name)
+        keys = settings.get("host_keys", [])
+        if not isinstance(keys, list) or not all(isinstance(k, str) and len(k.split()) == 2 for k in keys):
+            raise InvalidSettings('host_keys must be a list of "<type> <base64>" strings', field="host_keys")
         if not isinstance(settings.get("unreachable", False), bool):
             raise InvalidSettings("unreachable must be true or false", field="unreachable")
         self.build_steps: int = steps
         self.unreachable: bool = settings.get("unreachable", False)
         self.fail_images: set[str] = set(settings.get("fail_images", []))
         self.refuse_images: set[str] = set(settings.get("refuse_images", []))
+        self.reported_host_keys: tuple[str, ...] = tuple(keys)
         self.store = store if store is not None else MemoryStore()
 
     def check(self) -> None:
@@ -109,6 +115,13 @@ class SimulatorDriver(StatefulDriver):
     def delete(self, key: ResourceKey, tenancy: Tenancy) -> None:
         self.check()
         self.store.delete(key.name)
+
+    def host_keys(self, key: ResourceKey, tenancy: Tenancy) -> tuple[str, ...] | None:
+        self.check()
+        record = self.store.get(key.name)
+        if record is None or key.kind != "server" or not self.reported_host_keys:
+            return None
+        return self.reported_host_keys
 
     def usage(self, key: ResourceKey, tenancy: Tenancy) -> ResourceUsage | None:
         self.check()

@@ -8,6 +8,8 @@ A zone turns it on with a ``baseline`` block in its settings (the rest of the se
       playbook: baseline.yml          # under ansible/playbooks/
       user: root                      # ssh user; the key comes from the worker's ssh configuration
       private_key_file: /run/secrets/baseline_key
+      port: 22
+      pin_first_contact: true         # no host keys from the backend: pin those shown at first contact
       become: false
       connection: ssh                 # "local" runs on the worker's own machine (tests, single-host labs)
       timeout_seconds: 1800
@@ -18,6 +20,9 @@ The play gets the request's MLPS level and department, and an inventory of the s
 Each task result becomes a provisioning step of the request; a failed task fails the request with the
 task's name and message (the worker then deletes the servers, as for any failed provisioning).
 
+Host keys: ansible checks every server's SSH host key against the keys pinned for it on the request's
+resources (``cloudsvc.provisioning.host_keys``); a server that shows another key fails the request.
+
 Crash safety: the request stays ``provisioning`` while the play runs, so a worker that dies mid-play leaves
 it claimable, and the next worker runs the whole play again (every task is idempotent). The lease is
 extended while the play runs; a worker that loses it cancels its run and writes nothing more.
@@ -26,6 +31,7 @@ extended while the play runs; a worker that loses it cancels its run and writes 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -38,6 +44,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cloudsvc.db import Database
+from cloudsvc.provisioning import host_keys
 from cloudsvc.provisioning.jobs import Job, LeaseLost, Ledger
 from provisioners import base
 
@@ -62,6 +69,11 @@ class BaselineSettings(BaseModel):
     ansible_dir: str | None = Field(default=None, description="Defaults to the installed ansible/ project")
     user: str = "root"
     private_key_file: str | None = None
+    port: int = Field(default=22, ge=1, le=65535)
+    pin_first_contact: bool = Field(
+        default=True,
+        description="Where the backend reports no host keys, pin those a server shows at first contact",
+    )
     become: bool = False
     connection: Literal["ssh", "local"] = "ssh"
     timeout_seconds: int = Field(default=1800, ge=10, le=6 * 3600)
@@ -76,6 +88,18 @@ class BaselineSettings(BaseModel):
         return Path(found) if found else SOURCE_ANSIBLE_DIR
 
 
+def levels(settings: BaselineSettings) -> set[int]:
+    """The MLPS levels the zone's baseline project has a variant for (``playbooks/vars/mlps-level<N>.yml``;
+    level 1 is played with level 2's). A level-4 build is not shipped: an operator who writes one into the
+    project (with the hardening their assessor asks for) makes level-4 zones with a baseline possible."""
+    found = {
+        int(match.group(1))
+        for path in (settings.project / "playbooks" / "vars").glob("mlps-level*.yml")
+        if (match := re.fullmatch(r"mlps-level([1-4])\.yml", path.name))
+    }
+    return found | ({1} if 2 in found else set())
+
+
 def driver_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """A zone's settings as its driver sees them: without the baseline block, which is cloudsvc's."""
     return {k: v for k, v in settings.items() if k != KEY}
@@ -86,11 +110,27 @@ def parse(settings: Mapping[str, Any]) -> BaselineSettings | None:
     if KEY not in settings:
         return None
     try:
-        return BaselineSettings.model_validate(settings[KEY])
+        parsed = BaselineSettings.model_validate(settings[KEY])
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in (KEY, *error["loc"]))
         raise base.InvalidSettings(f"{where}: {error['msg']}", field=where) from exc
+    for name in sorted(_PINNED_SSH_VARS & set(parsed.vars)):
+        where = f"{KEY}.vars.{name}"
+        raise base.InvalidSettings(
+            f"{where}: the baseline sets the ssh options itself (host keys are pinned)", field=where
+        )
+    return parsed
+
+
+# Variables that would loosen or replace the ssh options holding a run to the pinned host keys.
+_PINNED_SSH_VARS = {
+    "ansible_host_key_checking",
+    "ansible_ssh_host_key_checking",
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+    "ansible_ssh_args",
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +140,8 @@ class Outcome:
     message: str | None = None
     events: int = 0
     unreachable: bool = False  # a new server's sshd may not answer yet: worth another try later
+    host_key_changed: bool = False  # a server showed a host key other than the pinned one
+    host: str | None = None  # the host of the failed task
 
 
 def wanted(job: Job) -> BaselineSettings | None:
@@ -113,19 +155,28 @@ def apply(
     job: Job,
     observed: Sequence[tuple[base.ResourceKey, base.Observed]],
     now: Callable[[], datetime],
+    driver: base.Driver,
 ) -> None:
     """Run the zone's baseline on the request's servers if the zone wants one. Returns when it passed;
-    raises PermanentError (failed task) or LeaseLost (another worker has the request now)."""
+    raises PermanentError (failed task, changed host key), TemporaryError (a server not answering yet) or
+    LeaseLost (another worker has the request now)."""
     settings = wanted(job)
     if settings is None:
         return
     hosts = {key.name: seen.addresses[0] for key, seen in observed if seen.addresses}
     if len(hosts) != len(observed):
         raise base.PermanentError("the backend reported a server without an address; cannot run the baseline")
+    pins = None if settings.connection == "local" else pin(settings, ledger, job, observed, driver, now)
     recorder = _Recorder(database, ledger, job.request_id, now, heartbeat=ledger.lease.total_seconds() / 3)
-    outcome = run_play(settings, job, hosts, on_task=recorder.task, cancel=recorder.cancel)
+    outcome = run_play(settings, job, hosts, pins=pins, on_task=recorder.task, cancel=recorder.cancel)
     if recorder.lost:
         raise LeaseLost(job.request_id)
+    if outcome.host_key_changed:
+        host, port = target(settings, hosts.get(outcome.host or "", "?"))
+        raise base.PermanentError(
+            f"baseline: {outcome.host} ({host}:{port}) showed an SSH host key other than the one pinned for "
+            f"it; refusing to configure it (a rebuilt server, or someone in between): {outcome.message}"
+        )
     if outcome.unreachable:
         raise base.TemporaryError(f"baseline: a server did not answer yet: {outcome.message}")
     if not outcome.ok:
@@ -136,17 +187,70 @@ def apply(
         )
 
 
-def inventory(settings: BaselineSettings, hosts: Mapping[str, str]) -> dict[str, Any]:
-    # on the worker's own machine, modules run with the worker's Python (discovery may find a broken one)
-    connection = (
-        {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-        if settings.connection == "local"
-        else {}
+def target(settings: BaselineSettings, address: str) -> tuple[str, int]:
+    """Where ssh reaches a server: its address and the zone's port, unless the zone's vars say otherwise
+    (extra vars outrank the inventory, so ansible goes where they point)."""
+    return str(settings.vars.get("ansible_host", address)), int(
+        settings.vars.get("ansible_port", settings.port)
     )
+
+
+def pin(
+    settings: BaselineSettings,
+    ledger: Ledger,
+    job: Job,
+    observed: Sequence[tuple[base.ResourceKey, base.Observed]],
+    driver: base.Driver,
+    now: Callable[[], datetime],
+) -> dict[str, tuple[str, ...]]:
+    """Each server's trusted host keys, by name: pinned on an earlier run, else reported by the backend,
+    else (if the zone allows) shown at this first contact; new pins are recorded before the play runs."""
+    pins: dict[str, tuple[str, ...]] = {}
+    new: dict[int, tuple[str, ...]] = {}
+    for key, seen in observed:
+        before = job.seen.get(key.index)
+        kept = before.host_keys if before is not None and before.backend_id == seen.backend_id else None
+        keys = tuple(kept) if kept else driver.host_keys(key, job.tenancy)
+        if not keys:
+            host, port = target(settings, seen.addresses[0])
+            if not settings.pin_first_contact:
+                raise base.PermanentError(
+                    f"baseline: the backend reports no SSH host keys for {key.name} and the zone's "
+                    "baseline.pin_first_contact is false, so there is no key to trust"
+                )
+            keys = host_keys.scan(host, port)
+            if not keys:
+                raise base.TemporaryError(
+                    f"baseline: a server did not answer yet: {key.name} ({host}:{port}) showed no host key"
+                )
+        if not kept:
+            new[key.index] = keys
+        pins[key.name] = keys
+    if new:
+        ledger.record_host_keys(job, new, now())
+    return pins
+
+
+def inventory(
+    settings: BaselineSettings, hosts: Mapping[str, str], known_hosts: Path | None = None
+) -> dict[str, Any]:
+    """The play's inventory; over ssh, each host held to its pinned keys in ``known_hosts``."""
+
+    def connection(name: str) -> dict[str, Any]:
+        if settings.connection == "local":
+            # on the worker's own machine, modules run with the worker's Python (discovery may find a
+            # broken one)
+            return {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        assert known_hosts is not None, "an ssh run needs the pinned host keys"
+        return {
+            "ansible_port": settings.port,
+            "ansible_ssh_common_args": host_keys.ssh_args(known_hosts, name),
+        }
+
     key = {"ansible_ssh_private_key_file": settings.private_key_file} if settings.private_key_file else {}
     return {
         "all": {
-            "hosts": {name: {"ansible_host": address, **connection} for name, address in hosts.items()},
+            "hosts": {name: {"ansible_host": address, **connection(name)} for name, address in hosts.items()},
             "vars": {"ansible_user": settings.user, **key},
         }
     }
@@ -202,11 +306,13 @@ def run_play(
     job: Job,
     hosts: Mapping[str, str],
     *,
+    pins: Mapping[str, Sequence[str]] | None = None,
     on_task: Callable[[str, str, str | None], None],
     cancel: Callable[[], bool],
 ) -> Outcome:
     """Run the play; ``on_task(task, outcome, message)`` hears each task result on each host, ``cancel()``
-    is asked often and stops the run when it says True."""
+    is asked often and stops the run when it says True. Over ssh, ``pins`` (host name → host keys) are the
+    only keys accepted."""
     import ansible_runner  # heavy; only workers of zones with a baseline need it
 
     project = settings.project
@@ -224,17 +330,35 @@ def run_play(
         message = _message(data.get("res", {})) if outcome == "failed" else None
         on_task(task, outcome, f"{data.get('host')}: {message}" if message else str(data.get("host")))
         if outcome == "failed" and not failure:
-            failure.update(task=task, message=message or "failed", event=event.get("event", ""))
+            failure.update(
+                task=task,
+                message=message or "failed",
+                event=event.get("event", ""),
+                host=str(data.get("host")),
+            )
         return False  # the request's steps are the record; ansible-runner need not keep the event
 
     with tempfile.TemporaryDirectory(prefix="cloudsvc-baseline-") as private:
+        known_hosts = None
+        if settings.connection == "ssh":
+            if pins is None or set(pins) != set(hosts):
+                raise ValueError("an ssh run needs the pinned host keys of every host")
+            known_hosts = Path(private) / "known_hosts"
+            host_keys.write_known_hosts(known_hosts, pins)
         runner = ansible_runner.run(
             private_data_dir=private,
             project_dir=str(project),
             playbook=str(project / "playbooks" / settings.playbook),
-            inventory=inventory(settings, hosts),
+            inventory=inventory(settings, hosts, known_hosts),
             extravars=extravars(settings, job),
-            envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg"), "PATH": _path()},
+            envvars={
+                "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
+                "PATH": _path(),
+                # whatever the worker's environment says: ansible must not turn the ssh checks off
+                "ANSIBLE_HOST_KEY_CHECKING": "True",
+                # connections of this run only: none kept open by an earlier run to the same address is reused
+                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(private) / "cp"),
+            },
             event_handler=on_event,
             cancel_callback=cancel,
             timeout=settings.timeout_seconds,
@@ -245,12 +369,16 @@ def run_play(
     if status == "successful" and rc == 0:
         return Outcome(ok=True, events=count)
     if failure:
+        unreachable = failure["event"] == "runner_on_unreachable"
+        changed = unreachable and host_keys.mismatch(failure["message"])
         return Outcome(
             ok=False,
             failed_task=failure["task"],
             message=failure["message"],
             events=count,
-            unreachable=failure["event"] == "runner_on_unreachable",
+            unreachable=unreachable and not changed,
+            host_key_changed=changed,
+            host=failure["host"],
         )
     return Outcome(ok=False, message=f"ansible-runner {status} (rc {rc}): {tail}", events=count)
 

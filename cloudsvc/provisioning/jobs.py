@@ -6,7 +6,7 @@ Every write happens in a short transaction that first checks this worker still h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -187,15 +187,26 @@ class Ledger:
         with self.database.transaction() as session:
             self.owned(session, job.request_id, now)
             for key, seen in observed:
-                session.merge(
-                    ProvisionedResource(
-                        request_id=key.request_id,
-                        index=key.index,
-                        kind=key.kind.value,
-                        name=key.name,
-                        backend_id=seen.backend_id,
-                        state=seen.state.value,
-                        addresses=list(seen.addresses),
-                        message=seen.message,
-                    )
+                row = ProvisionedResource(
+                    request_id=key.request_id,
+                    index=key.index,
+                    kind=key.kind.value,
+                    name=key.name,
+                    backend_id=seen.backend_id,
+                    state=seen.state.value,
+                    addresses=list(seen.addresses),
+                    message=seen.message,
                 )
+                before = job.seen.get(key.index)
+                if before is not None and before.backend_id != seen.backend_id:
+                    row.host_keys = None  # another object (made again) under the same name: new keys
+                session.merge(row)  # what is left unset (host_keys otherwise) keeps its stored value
+
+    def record_host_keys(self, job: Job, pins: Mapping[int, Sequence[str]], now: datetime) -> None:
+        """Pin servers' SSH host keys (by resource index): later baseline runs accept no others."""
+        with self.database.transaction() as session:
+            self.owned(session, job.request_id, now)
+            for index, keys in pins.items():
+                row = session.get(ProvisionedResource, (job.request_id, index))
+                assert row is not None  # recorded before the first attempt to make it
+                row.host_keys = list(keys)

@@ -22,6 +22,10 @@ class ProvisionedResource(Base):
     state: Mapped[str] = mapped_column(String(16))
     addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
     message: Mapped[str | None] = mapped_column(Text)
+    # A server's SSH host keys ("<type> <base64>"), pinned when the baseline first met it (as the backend
+    # reported them, else as the server showed them): later runs accept no other. Cleared when the
+    # backend object is another one (made again), whose keys are new.
+    host_keys: Mapped[list[str] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cloudsvc.audit import service as audit
@@ -35,7 +36,7 @@ from cloudsvc.audit.service import SYSTEM
 from cloudsvc.config import Settings
 from cloudsvc.db import Database, utcnow
 from cloudsvc.monitoring.worker_hooks import WorkerMonitor
-from cloudsvc.provisioning import baseline
+from cloudsvc.provisioning import baseline, heartbeat
 from cloudsvc.provisioning.jobs import Job, LeaseLost, Ledger
 from cloudsvc.provisioning.store import DatabaseStore
 from cloudsvc.resource_requests import system
@@ -56,6 +57,7 @@ class WorkerSettings:
     zone_wait: timedelta = timedelta(minutes=30)  # then a request for an unavailable zone fails
     drift_every: timedelta = timedelta(minutes=5)
     batch: int = 8  # requests claimed per pass, and moved side by side
+    heartbeat_file: Path | None = None  # rewritten on every turn of run()'s loop (cloudsvc worker --check)
 
     @classmethod
     def from_config(cls, config: Settings) -> WorkerSettings:
@@ -63,6 +65,7 @@ class WorkerSettings:
             lease=timedelta(seconds=config.worker_lease_seconds),
             idle_sleep=config.worker_idle_seconds,
             zone_wait=timedelta(seconds=config.worker_zone_wait_seconds),
+            heartbeat_file=config.worker_heartbeat_file,
         )
 
 
@@ -104,6 +107,7 @@ class Worker:
             # worker moves it once more when that step ends; ignored, it would sit out a whole lease.
             again: set[str] = set()
             while not stop.is_set():
+                self._beat()
                 room = self.movers - len(moving)
                 try:
                     claimed = self.ledger.claim(self.clock(), room) if room else []
@@ -130,6 +134,14 @@ class Worker:
                         moving[pool.submit(self._move, request_id)] = request_id
 
         collector.join()
+
+    def _beat(self) -> None:
+        if self.settings.heartbeat_file is None:
+            return
+        try:
+            heartbeat.beat(self.settings.heartbeat_file, self.worker_id, self.clock())
+        except OSError:  # a full or read-only disk must not stop the work; the probe will say so
+            log.exception("%s could not write its heartbeat", self.worker_id)
 
     def _collect_usage(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -239,7 +251,9 @@ class Worker:
         if building:
             self._recheck(job, f"{building} of {len(observed)} {job.kind} resources still building")
         else:
-            baseline.apply(self.database, self.ledger, job, observed, self.clock)  # if the zone wants one
+            baseline.apply(
+                self.database, self.ledger, job, observed, self.clock, driver
+            )  # if the zone wants one
             self._transition(job, system.mark_active, step="provisioned")
 
     def _decommission(self, job: Job, driver: base.Driver) -> None:

@@ -39,10 +39,12 @@ def create(session: Session, caller: Caller, data: ZoneCreate) -> Zone:
     except InvalidSettings as exc:  # no driver installed for this backend
         raise InvalidInput(str(exc), field="backend") from exc
     try:
-        baseline.parse(data.settings)
+        wanted = baseline.parse(data.settings)
         registry.validate(data.backend, baseline.driver_settings(data.settings))
     except InvalidSettings as exc:
         raise InvalidInput(str(exc), field=f"settings.{exc.field}") from exc
+    if wanted is not None and wanted.enabled:
+        _check_baseline_covers(data.mlps_level, baseline.levels(wanted))
     zone = Zone(
         name=data.name,
         backend=data.backend,
@@ -65,6 +67,20 @@ def create(session: Session, caller: Caller, data: ZoneCreate) -> Zone:
         detail=data.model_dump(mode="json", exclude={"settings"}),
     )
     return zone
+
+
+def _check_baseline_covers(mlps_level: int, levels: set[int]) -> None:
+    # The zone takes requests up to its certified level, and the play refuses a level it has no variant for
+    # (after the servers were made, failing the request): refuse such a zone at once instead.
+    missing = [level for level in range(1, mlps_level + 1) if level not in levels]
+    if missing:
+        raise InvalidInput(
+            f"the baseline has no MLPS level {missing[0]} variant (it has levels "
+            f"{', '.join(map(str, sorted(levels))) or 'none'}); a zone certified for level {mlps_level} "
+            f"cannot run it: add playbooks/vars/mlps-level{missing[0]}.yml to the baseline project, or "
+            "register the zone without the baseline",
+            field="mlps_level",
+        )
 
 
 def list_all(session: Session) -> Sequence[Zone]:

@@ -132,6 +132,11 @@ class OpenStackDriver(Driver):
             return None  # Cinder and Neutron report no per-object use
         return self._run(tenancy, lambda: self._usage(key, tenancy))
 
+    def host_keys(self, key: ResourceKey, tenancy: Tenancy) -> tuple[str, ...] | None:
+        if key.kind is not Kind.server:
+            return None
+        return self._run(tenancy, lambda: self._host_keys(key, tenancy))
+
     # --- connections ---------------------------------------------------------------------------------
 
     def _run(self, tenancy: Tenancy, call: Callable[[], T]) -> T:
@@ -323,6 +328,14 @@ class OpenStackDriver(Driver):
         return (
             bandwidth.observed(policy, self._network(department)) if policy is not None else Observed.absent()
         )
+
+    def _host_keys(self, key: ResourceKey, wanted: Tenancy) -> tuple[str, ...] | None:
+        department = self._department(wanted)
+        if department is None:
+            return None
+        conn = self._project_connection(department)
+        server = servers.find(conn, key)
+        return servers.console_host_keys(conn, server) if server is not None else None
 
     def _usage(self, key: ResourceKey, wanted: Tenancy) -> ResourceUsage | None:
         department = self._department(wanted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -260,3 +261,42 @@ def usage(admin: Connection, server: Server) -> ResourceUsage:
         cpu_seconds=sum(known) / 1e9 if known else None,
         memory_used_bytes=int(used) * 2**20 if isinstance(used, int | float) else None,
     )
+
+
+# cloud-init (module keys_to_console, on by default) prints the new server's host public keys to the
+# console between these lines, once the keys exist; Nova keeps the console log.
+_KEYS_BEGIN = "-----BEGIN SSH HOST KEY KEYS-----"
+_KEYS_END = "-----END SSH HOST KEY KEYS-----"
+_HOST_KEY = re.compile(
+    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+={0,3})(?:\s|$)"
+)
+# Nova answers these when a server has no console log to give (not running, or a hypervisor without one).
+_NO_CONSOLE = {400, 404, 409, 501}
+
+
+def host_keys_from_console(text: str) -> tuple[str, ...]:
+    """The host keys (``"<type> <base64>"``) of the last complete block cloud-init printed; () if none. A
+    block still being written, or one after a reboot, is not mixed with an earlier one."""
+    blocks: list[set[str]] = []
+    current: set[str] | None = None
+    for line in text.splitlines():
+        if _KEYS_BEGIN in line:
+            current = set()
+        elif _KEYS_END in line and current is not None:
+            blocks.append(current)
+            current = None
+        elif current is not None and (found := _HOST_KEY.search(line)):
+            current.add(f"{found.group(1)} {found.group(2)}")
+    return tuple(sorted(blocks[-1])) if blocks and blocks[-1] else ()
+
+
+def console_host_keys(conn: Connection, server: Server) -> tuple[str, ...] | None:
+    """The host keys the server's console log shows, or None if it shows none (yet) or has no log."""
+    try:
+        console = conn.compute.get_server_console_output(server)
+    except os_exceptions.HttpException as exc:
+        if exc.status_code in _NO_CONSOLE:
+            return None
+        raise
+    keys = host_keys_from_console(str((console or {}).get("output") or ""))
+    return keys or None

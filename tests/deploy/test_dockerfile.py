@@ -1,12 +1,14 @@
 """The Dockerfile, without a Docker engine (none runs here): hadolint lints it, and its steps run for real
 on this machine — the same install script into a fresh virtualenv, the migrations mode, the API mode and
-the HEALTHCHECK command against it. Not checked: the base image's own packages and the build itself."""
+the worker mode, and the HEALTHCHECK command against each (and against a worker whose loop is frozen).
+Not checked: the base image's own packages and the build itself."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -56,6 +58,19 @@ def free_port() -> int:
         return port
 
 
+def healthy(check: list[str], env: dict[str, str]) -> bool:
+    return subprocess.run(check, env=env, capture_output=True, timeout=60).returncode == 0
+
+
+def eventually(check: list[str], env: dict[str, str], wanted: bool, alive: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):  # bounded; the answer changes once the process under it does
+        if healthy(check, env) == wanted:
+            return
+        assert alive.poll() is None
+        time.sleep(0.2)
+    raise AssertionError(f"the HEALTHCHECK command never said {'healthy' if wanted else 'unhealthy'}")
+
+
 def test_the_images_steps_work_install_migrate_serve_and_the_healthcheck(tmp_path: Path) -> None:
     venv = tmp_path / "opt-cloudsvc"
     subprocess.run([str(ROOT / "scripts/install-runtime.sh"), str(venv)], check=True, timeout=900)
@@ -64,30 +79,44 @@ def test_the_images_steps_work_install_migrate_serve_and_the_healthcheck(tmp_pat
         **os.environ,
         "CLOUDSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'image.db'}",
         "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+        # the container's own /tmp; here a file of the test's, which no other process on this machine writes
+        "CLOUDSVC_WORKER_HEARTBEAT_FILE": str(tmp_path / "cloudsvc-worker.heartbeat"),
+        "CLOUDSVC_WORKER_IDLE_SECONDS": "0.05",
+        "CLOUDSVC_WORKER_HEARTBEAT_MAX_AGE_SECONDS": "1",
     }
+    env.pop("PYTHONPATH", None)  # the installed cloudsvc, as in the image
     migrated = subprocess.run(
         [str(venv / "bin/cloudsvc"), "db", "upgrade"], env=env, capture_output=True, text=True, check=True
     )
     assert migrated.stdout.startswith("schema at ")
 
     port = free_port()
+    check = json.loads(instructions("HEALTHCHECK")[0].split("CMD", 1)[1])
+    check[-1] = check[-1].replace("8000", str(port))  # run through sh, finding cloudsvc and python on PATH
+    assert not healthy(check, env)  # nothing runs yet
     server = subprocess.Popen(
         [str(venv / "bin/cloudsvc"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
+        env={**env, "CLOUDSVC_WORKER_IN_PROCESS": "false"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        check = json.loads(instructions("HEALTHCHECK")[0].split("CMD", 1)[1])
-        check = [str(venv / "bin/python"), *check[1:]]
-        check[-1] = check[-1].replace("8000", str(port))
-        for _ in range(600):  # the server is up when the image's own healthcheck says so
-            if subprocess.run(check, env=env, capture_output=True).returncode == 0:
-                break
-            assert server.poll() is None
-            time.sleep(0.2)
-        else:
-            raise AssertionError("the HEALTHCHECK command never passed")
+        eventually(check, env, True, server)  # the API answers /healthz
     finally:
         server.terminate()
         server.wait(timeout=30)
+    assert not healthy(check, env)
+
+    worker = subprocess.Popen(
+        [str(venv / "bin/cloudsvc"), "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        eventually(check, env, True, worker)  # a worker container: its heartbeat
+        worker.send_signal(signal.SIGSTOP)  # its loop stops turning
+        eventually(check, env, False, worker)
+        worker.send_signal(signal.SIGCONT)
+        eventually(check, env, True, worker)
+    finally:
+        worker.send_signal(signal.SIGCONT)
+        worker.terminate()
+        worker.wait(timeout=30)

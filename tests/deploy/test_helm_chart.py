@@ -4,14 +4,18 @@ checked against the official Kubernetes OpenAPI schemas (strict, as tests/kubern
 the values checked against values.schema.json here too.
 
 Not checked: the two prometheus-operator kinds (ServiceMonitor, PrometheusRule) against their CRDs, which
-are not kept here (only their shape and the rules' origin are), nor anything that needs a cluster.
+are not kept here (only their shape, the rules' origin and the /metrics token's references are), nor
+anything that needs a cluster: in particular that an upgrade reads the generated /metrics token back
+(``lookup`` finds nothing under ``helm template``, which always prints a fresh one).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +167,93 @@ def test_probes_point_at_the_apis_real_health_paths() -> None:
     for path in ("/healthz", "/readyz"):
         assert f"path: {path}" in deployment
         assert path in paths
+
+
+def container(documents: list[dict[str, Any]], kind: str, name_suffix: str) -> dict[str, Any]:
+    found = next(d for d in documents if d["kind"] == kind and d["metadata"]["name"].endswith(name_suffix))
+    first: dict[str, Any] = found["spec"]["template"]["spec"]["containers"][0]
+    return first
+
+
+def test_the_workers_probes_run_the_heartbeat_check_and_it_tells_a_live_worker_from_a_stuck_one(
+    tmp_path: Path,
+) -> None:
+    from cloudsvc.db import utcnow
+    from cloudsvc.provisioning import heartbeat
+
+    worker = container(rendered(tmp_path, merged(values(), REQUIRED)), "Deployment", "-worker")
+    probes = {name: worker[name] for name in ("livenessProbe", "startupProbe")}
+    for each in probes.values():
+        assert each["exec"]["command"] == ["cloudsvc", "worker", "--check"]
+        assert each["timeoutSeconds"] >= 5  # a Python start on a busy node, not the default 1 s
+    env = {e["name"]: e["value"] for e in worker["env"] if "value" in e}
+    beat_file = Path(env["CLOUDSVC_WORKER_HEARTBEAT_FILE"])
+    mounts = {m["mountPath"] for m in worker["volumeMounts"] if not m.get("readOnly")}
+    assert str(beat_file.parent) in mounts  # the root filesystem is read-only
+    max_age = float(env["CLOUDSVC_WORKER_HEARTBEAT_MAX_AGE_SECONDS"])
+    assert max_age == values()["worker"]["heartbeatMaxAgeSeconds"]
+    liveness = probes["livenessProbe"]
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 60  # not a restart per slow turn
+
+    # The probe's command, run here with the container's literal environment (the heartbeat in a file of
+    # the test's own rather than this machine's /tmp): a worker whose loop turns passes, one stuck fails.
+    env["CLOUDSVC_WORKER_HEARTBEAT_FILE"] = str(tmp_path / beat_file.name)
+    command = [str(Path(sys.executable).parent / "cloudsvc"), *liveness["exec"]["command"][1:]]
+
+    def probe() -> int:
+        here = {k: v for k, v in os.environ.items() if k == "PYTHONPATH"}  # the code under test, if set
+        return subprocess.run(
+            command, env={"PATH": "/usr/bin:/bin", **here, **env}, capture_output=True
+        ).returncode
+
+    assert probe() == 1  # no beat yet: the startup probe keeps waiting
+    heartbeat.beat(tmp_path / beat_file.name, "worker-chart", utcnow())
+    assert probe() == 0
+    heartbeat.beat(tmp_path / beat_file.name, "worker-chart", utcnow() - timedelta(seconds=max_age + 1))
+    assert probe() == 1
+
+
+def metrics_references(documents: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """Where the API reads its /metrics token and where the ServiceMonitor takes it from: (secret, key)."""
+    api = container(documents, "Deployment", "-api")
+    token_env = next(e for e in api["env"] if e["name"] == "CLOUDSVC_METRICS_TOKEN")
+    ref = token_env["valueFrom"]["secretKeyRef"]
+    monitor = next(d for d in documents if d["kind"] == "ServiceMonitor")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["authorization"]["type"] == "Bearer"
+    credentials = endpoint["authorization"]["credentials"]
+    return {"api": (ref["name"], ref["key"]), "serviceMonitor": (credentials["name"], credentials["key"])}
+
+
+def test_the_metrics_token_is_a_generated_secret_that_the_api_and_the_service_monitor_share(
+    tmp_path: Path,
+) -> None:
+    import base64
+
+    from cloudsvc.config import Settings
+
+    documents = rendered(tmp_path, merged(values(), REQUIRED))
+    references = metrics_references(documents)
+    assert references["api"] == references["serviceMonitor"]
+    name, key = references["api"]
+    secret = next(d for d in documents if d["kind"] == "Secret" and d["metadata"]["name"] == name)
+    assert "helm.sh/hook" not in secret["metadata"].get("annotations", {})  # an ordinary, lasting object
+    token = base64.b64decode(secret["data"][key]).decode()
+    assert token.isalnum()
+    assert len(token) >= 32
+    # what the API itself accepts in production (it refuses placeholders and short tokens)
+    assert Settings(environment="production", metrics_token=token).metrics_token is not None
+    worker = container(documents, "Deployment", "-worker")
+    assert "CLOUDSVC_METRICS_TOKEN" not in {e["name"] for e in worker["env"]}  # the worker serves no /metrics
+
+
+def test_an_existing_metrics_secret_is_used_and_none_is_made(tmp_path: Path) -> None:
+    own = {"metrics": {"token": {"existingSecret": "prometheus-cloudsvc", "key": "token"}}}
+    documents = rendered(tmp_path, merged(values(), merged(REQUIRED, own)))
+    references = metrics_references(documents)
+    assert references == {
+        "api": ("prometheus-cloudsvc", "token"),
+        "serviceMonitor": ("prometheus-cloudsvc", "token"),
+    }
+    assert [d["metadata"]["name"] for d in documents if d["kind"] == "Secret"] == []

@@ -312,6 +312,23 @@ def test_server_lifecycle_without_duplicates(
     assert driver.observe(server_key, department).state is State.absent
 
 
+def test_host_keys_are_asked_of_novas_console_log(
+    driver: OpenStackDriver, department: Tenancy, request_id: str
+) -> None:
+    # The test cloud's fake hypervisor writes a console log without cloud-init's host-key block, so the
+    # driver has none to report (the baseline then pins at first contact); the parsing of a real block is in
+    # tests/unit/test_openstack_console_host_keys.py. What this shows: the call reaches Nova's console API
+    # with the department's credentials and says "none" rather than failing, for a server and for others.
+    server_key = key(request_id, Kind.server)
+    assert driver.host_keys(server_key, department) is None  # no server yet
+    driver.create(server_key, ServerSpec(vcpus=1, ram_mb=512, disk_gb=1, image=IMAGE), department, first=True)
+    assert wait_for(driver, server_key, department, settled).state is State.ready
+    assert driver.host_keys(server_key, department) is None
+    assert driver.host_keys(key(request_id, Kind.volume), department) is None
+    driver.delete(server_key, department)
+    wait_for(driver, server_key, department, is_absent)
+
+
 def test_a_server_of_an_unknown_size_gets_a_flavor_made_for_it(
     driver: OpenStackDriver, admin: Connection, department: Tenancy, request_id: str
 ) -> None:
@@ -480,6 +497,9 @@ def every_call(
             (f"create {kind}", functools.partial(driver.create, resource, spec, tenancy)),
             (f"delete {kind}", functools.partial(driver.delete, resource, tenancy)),
         ]
+    calls.append(
+        ("host_keys server", functools.partial(driver.host_keys, key(request_id, Kind.server), tenancy))
+    )
     return calls
 
 

@@ -28,6 +28,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.secrets.existingSecret | default (printf "%s-secrets" (include "cloudsvc.fullname" .)) -}}
 {{- end -}}
 
+{{- define "cloudsvc.metricsSecretName" -}}
+{{- .Values.metrics.token.existingSecret | default (printf "%s-metrics" (include "cloudsvc.fullname" .)) -}}
+{{- end -}}
+
 {{/* The environment every cloudsvc container gets. */}}
 {{- define "cloudsvc.env" -}}
 - name: CLOUDSVC_ENVIRONMENT
