@@ -1,12 +1,11 @@
 """pinned ssh host keys of provisioned servers
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04
 
 The post-provision baseline pins each server's SSH host keys at first contact (or as the backend reports
 them) and accepts no other on later runs: provisioned_resources.host_keys, a JSON list, null until pinned.
-(Revises 0008 on this branch; where 0009 exists, this follows it.)
 """
 
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
