@@ -1,4 +1,5 @@
-"""Helpers for the migration tests: inventory rows, CSV files, and an operator."""
+"""Helpers for the migration tests: inventory rows, CSV files, an operator, plans, and a system whose wave
+was executed and whose resources are (or are not yet) provisioned."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from cloudsvc.db import Database
 from cloudsvc.migration.models import LegacySystem
 from cloudsvc.migration.tabular import COLUMNS
+from cloudsvc.provisioning.worker import Worker, WorkerSettings
 from cloudsvc.zones.models import Zone
 from tests.support import Headers, World
 
@@ -96,3 +98,44 @@ def known_inventory(client: TestClient, world: World, database: Database) -> Non
             "b2": ("planned", "int"),  # planned is not moved yet
         },
     )
+
+
+def plan_body(**overrides: Any) -> dict[str, Any]:
+    """A plan request: 14-day waves of two systems from 2027-01-04, Spring Festival blacked out."""
+    body: dict[str, Any] = {
+        "capacity": {"systems": 2, "vcpus": 64, "storage_gb": 10_000, "cutover_hours": 24},
+        "first_wave_starts": "2027-01-04",
+        "wave_days": 14,
+        "blackouts": [{"start": "2027-02-01", "end": "2027-02-14", "reason": "spring festival"}],
+        "method": "auto",
+    }
+    body.update(overrides)
+    return body
+
+
+def settle_requests(world: World, database: Database, request_ids: list[str]) -> None:
+    """Both approval stages, then the provisioning worker on the simulator zones."""
+    approvers = (world.principal("dept_approver@prov"), world.principal("cloud_approver"))
+    for request_id in request_ids:
+        for approver in approvers:
+            world.approve(approver, request_id)
+    Worker(database, WorkerSettings()).tick()
+
+
+def executed_system(client: TestClient, ops: Headers, code: str = "crm") -> dict[str, Any]:
+    """Import, assess and plan one system, then execute its wave: it is provisioning, requests pending."""
+    World.ok(import_csv(client, ops, [row(code, storage_gb=200, bandwidth_mbps=20)]))
+    World.ok(client.post(f"/v1/migration/systems/{code}:assess", headers=ops))
+    plan = World.ok(client.post("/v1/migration/plans", headers=ops, json=plan_body(systems=[code])))
+    wave_id = plan["waves"][0]["id"]
+    executed = World.ok(client.post(f"/v1/migration/waves/{wave_id}:execute", headers=ops))
+    assert len(executed["systems"]) == 1
+    system: dict[str, Any] = executed["systems"][0]
+    assert system["status"] == "provisioning"
+    return system
+
+
+def provisioned_system(client: TestClient, world: World, database: Database, code: str = "crm") -> None:
+    """A system whose resources are active: ready for its cutover."""
+    system = executed_system(client, operator(world), code)
+    settle_requests(world, database, system["request_ids"])

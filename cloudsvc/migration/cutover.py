@@ -3,10 +3,12 @@
     prepare → replicate → test → cutover → validate → decommission_source
 
 Each step is a small task with an execute playbook (``<step>.yml``) and a rollback playbook
-(``rollback_<step>.yml``), as nova's conductor tasks are. When a step fails, the rollbacks of the steps
-that completed run in reverse order and the system ends ``rolled_back``, its reason naming the step and
-the task that failed. No transaction is held while a playbook runs: the system moves to ``cutting_over``
-in one transaction, each step's record is written in its own, and the outcome in a last one.
+(``rollback_<step>.yml``), as nova's conductor tasks are. When a step fails, its own rollback runs first
+(it may have done part of its work before the task that failed), then those of the steps that completed,
+in reverse order; the system ends ``rolled_back``, its reason naming the step and the task that failed.
+Rollback playbooks must therefore be idempotent: undoing what was never done is a no-op. No transaction
+is held while a playbook runs: the system moves to ``cutting_over`` in one transaction, each step's record
+is written in its own, and the outcome in a last one.
 """
 
 from __future__ import annotations
@@ -157,8 +159,10 @@ def run(
             break
         done.append(step)
     undo_failed: list[str] = []
+    undone: list[str] = []
     if failure is not None:
-        for step in reversed(done):
+        undone = [failure[0], *reversed(done)]
+        for step in undone:
             if not _run_step(database, config, system_id, attempt, step, variables, rollback=True).ok:
                 undo_failed.append(step)
     detail: dict[str, Any]
@@ -178,7 +182,7 @@ def run(
                 "attempt": attempt,
                 "failed_step": step,
                 "failed_task": outcome.failed_task,
-                "rolled_back": list(reversed(done)),
+                "rolled_back": undone,
                 "rollback_failed": undo_failed,
             }
         _settle_wave(session, system)
