@@ -3,8 +3,8 @@ answers out. Everything else in ``cloudsvc.migration`` speaks in rows and schema
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 from cloudsvc.errors import InvalidInput
@@ -14,6 +14,7 @@ from cloudsvc.resource_requests.schemas import Classification
 from cloudsvc.zones.models import Zone
 from migrations_plan import assessment, model
 from migrations_plan.planner import PlanningError, PlanningProblem, WaveCapacity, plan_waves
+from quotas.demand import Demand, QuotaClass
 
 STAYING = frozenset({model.Strategy.retain, model.Strategy.retire})
 _METHODS = {PlanMethod.auto: "auto", PlanMethod.cpsat: "cp-sat", PlanMethod.heuristic: "heuristic"}
@@ -94,10 +95,35 @@ def moves(strategy: str | None) -> bool:
     return strategy not in STAYING
 
 
-def choose_zone(system: LegacySystem, zones: Sequence[Zone]) -> tuple[Zone | None, str]:
-    """The zone the placement rules choose (or None), and why."""
-    infos = [model.ZoneInfo(name=z.name, network=z.network, mlps_level=z.mlps_level) for z in zones]
-    chosen, reasons = assessment.choose_zone(to_domain(system), infos)
+def choose_zone(
+    system: LegacySystem, zones: Sequence[Zone], need: Demand, free: Mapping[int, Demand | None]
+) -> tuple[Zone | None, str]:
+    """The zone the placement rules choose (or None), and why.
+
+    ``need`` is what the move will request (root disks and whole servers included); ``free``, per zone id,
+    the room left in each quota class the zone declares (None: it declares no capacity). The planner's
+    system carries the requested figures, so that its capacity rule compares like with like.
+    """
+    infos = []
+    for zone in zones:
+        room = free.get(zone.id)
+        infos.append(
+            model.ZoneInfo(
+                name=zone.name,
+                network=zone.network,
+                mlps_level=zone.mlps_level,
+                free_vcpus=room.get(QuotaClass.vcpus) if room else None,
+                free_ram_mb=room.get(QuotaClass.ram_mb) if room else None,
+                free_storage_gb=room.get(QuotaClass.volume_gb) if room else None,
+            )
+        )
+    requested = replace(
+        to_domain(system),
+        vcpus=need.get(QuotaClass.vcpus, 0),
+        ram_mb=need.get(QuotaClass.ram_mb, 0),
+        storage_gb=need.get(QuotaClass.volume_gb, 0),
+    )
+    chosen, reasons = assessment.choose_zone(requested, infos)
     by_name = {z.name: z for z in zones}
     return (by_name[chosen.name] if chosen else None), "; ".join(reasons)
 
