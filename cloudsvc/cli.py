@@ -547,13 +547,53 @@ def migration_cutover(code: str, variables: tuple[str, ...]) -> None:
     settings = _settings()
     database = _migration_database()
     caller = _acting(database)
-    config = cutover.CutoverConfig(
-        playbook_dir=settings.migration_playbook_dir,
-        work_dir=settings.migration_work_dir,
-        inventory=settings.migration_inventory,
-    )
+    config = cutover.CutoverConfig.of(settings)
     try:
         cutover.run(database, caller, code, extravars, config)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    with database.session() as session:
+        summary = _cutover_summary(session, code, caller)
+    _echo_json(summary)
+    if summary["status"] != "migrated":
+        sys.exit(1)
+
+
+@migration.command(
+    "recover",
+    help="Take over a cutover whose run fell silent (its process died) and roll it back or resume it; give "
+    "the extra variables it was started with. Exit 1 unless the system ends migrated.",
+)
+@click.argument("code")
+@click.option("--action", type=click.Choice(["rollback", "resume"]), required=True)
+@click.option("--reason", required=True, help="Why, for the audit trail and the system's reason")
+@click.option("--var", "variables", multiple=True, metavar="KEY=VALUE", help="Repeatable extra variable")
+def migration_recover(code: str, action: str, reason: str, variables: tuple[str, ...]) -> None:
+    from pydantic import ValidationError
+
+    from cloudsvc.migration import cutover, recovery
+    from cloudsvc.migration.schemas import RecoverIn
+
+    try:
+        data = RecoverIn.model_validate(
+            {"action": action, "reason": reason, "extravars": _extravars(variables)}, strict=False
+        )
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    settings = _settings()
+    database = _migration_database()
+    caller = _acting(database)
+    config = cutover.CutoverConfig.of(settings)
+    try:
+        recovery.recover(
+            database,
+            caller,
+            code,
+            data.action,
+            reason=data.reason,
+            extravars=dict(data.extravars),
+            config=config,
+        )
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     with database.session() as session:

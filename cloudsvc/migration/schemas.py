@@ -250,6 +250,19 @@ class CutoverIn(StrictInput):
     )
 
 
+class RecoveryAction(StrEnum):
+    rollback = "rollback"  # undo the step that was running and the completed ones; end rolled_back
+    resume = "resume"  # run the step that was running again, then the rest
+
+
+class RecoverIn(StrictInput):
+    action: Lax[RecoveryAction]
+    reason: Text = Field(min_length=1, description="Why, for the audit trail and the system's reason")
+    extravars: JsonObject = Field(
+        default_factory=dict, description="The extra variables the cutover was started with (not stored)"
+    )
+
+
 class CutoverStepOut(BaseModel):
     attempt: int
     step: str

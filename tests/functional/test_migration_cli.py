@@ -134,3 +134,10 @@ def test_assess_execute_and_cutover(
     assert actors["migration.wave.execute"] == "ops.li"  # the token's principal, not the CLI
     assert actors["migration.cutover.rollback"] == "ops.li"
     assert actors["migration.cutover.complete"] == "cli"
+    not_stuck = runner.invoke(
+        main, ["migration", "recover", "crm", "--action", "rollback", "--reason", "drill"], env=env
+    )
+    assert not_stuck.exit_code == 1
+    assert "only a cutover under way can be recovered" in not_stuck.output
+    no_action = runner.invoke(main, ["migration", "recover", "crm", "--reason", "drill"], env=env)
+    assert no_action.exit_code == 2
