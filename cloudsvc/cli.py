@@ -422,6 +422,11 @@ def migration_plan(
                         "number": w.number,
                         "starts_on": w.starts_on.isoformat(),
                         "systems": {ws.system.code: ws.reason for ws in w.systems},
+                        "cutover_starts": {
+                            ws.system.code: ws.cutover_starts.isoformat(timespec="minutes")
+                            for ws in w.systems
+                            if ws.cutover_starts is not None
+                        },
                     }
                     for w in plan.waves
                 ],

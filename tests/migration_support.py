@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloudsvc.db import Database
+from cloudsvc.departments.models import Department
+from cloudsvc.migration import domain
 from cloudsvc.migration.models import LegacySystem
+from cloudsvc.migration.schemas import PlanIn
 from cloudsvc.migration.tabular import COLUMNS
 from cloudsvc.provisioning.worker import Worker, WorkerSettings
 from cloudsvc.zones.models import Zone
+from migrations_plan.planner import Plan, Wave, violations
 from tests.support import Headers, World
 
 
@@ -37,6 +42,7 @@ def row(code: str, department: str = "dept-a", **overrides: Any) -> dict[str, An
         "blackout_periods": "",
         "strategy": "",
         "depends_on": "",
+        "tags": "",
     }
     cells.update(overrides)
     return cells
@@ -139,3 +145,41 @@ def provisioned_system(client: TestClient, world: World, database: Database, cod
     """A system whose resources are active: ready for its cutover."""
     system = executed_system(client, operator(world), code)
     settle_requests(world, database, system["request_ids"])
+
+
+def stored_plan(plan: dict[str, Any]) -> Plan:
+    """A plan as the API shows it, as the planner's Plan, for its checker."""
+    listed = [c for w in plan["waves"] for c in w["systems"]]
+    return Plan(
+        waves=tuple(
+            Wave(
+                w["number"],
+                date.fromisoformat(w["starts_on"]),
+                date.fromisoformat(w["ends_on"]),
+                tuple(c["code"] for c in w["systems"]),
+            )
+            for w in plan["waves"]
+        ),
+        method=plan["method"],
+        optimal=plan["optimal"],
+        lower_bound=plan["lower_bound"],
+        reasons={c["code"]: c["reason"] for c in listed},
+        cutover_starts={
+            c["code"]: datetime.fromisoformat(c["cutover_starts"]) if c["cutover_starts"] else None
+            for c in listed
+        },
+    )
+
+
+def plan_violations(database: Database, body: dict[str, Any], plan: dict[str, Any]) -> list[str]:
+    """Check a stored plan against the problem the planner was asked, with the planner's own checker."""
+    data = PlanIn.model_validate(body, strict=False)
+    codes = [c["code"] for w in plan["waves"] for c in w["systems"]]
+    with database.session() as session:
+        systems = list(session.scalars(select(LegacySystem).where(LegacySystem.code.in_(codes))).unique())
+        named = {code for blackout in data.blackouts for code in blackout.departments}
+        subtrees = {
+            d.code: d.path for d in session.scalars(select(Department).where(Department.code.in_(named)))
+        }
+        problem = domain.problem_of(systems, data, subtrees)
+    return violations(problem, stored_plan(plan))

@@ -1,12 +1,13 @@
 """Assessing a legacy system: a suggested 7R strategy, a target zone by the placement rules, and readiness.
 
 Readiness checks: a zone fits the placement rules (classified → intranet; the system's MLPS level within
-the zone's); the department's quotas have room for the resources the move will request (the quota
-service's dry-run check, which reserves nothing); and the target zone has room for them. A zone's room
-is the capacity it declares (``cloudsvc.zones.capacity``) less what its requests hold, less what the
-planned systems awaiting their wave will ask there, less what the systems assessed before this one in the
-same call will (so a bulk assessment does not promise one zone's last room to every system). A zone that
-declares no capacity is not checked, and the check says so.
+the zone's); one of its maintenance windows is as long as its cutover; the department's quotas have room
+for the resources the move will request (the quota service's dry-run check, which reserves nothing); and
+the target zone has room for them. A zone's room is the capacity it declares (``cloudsvc.zones.capacity``)
+less what its requests hold, less what the planned systems awaiting their wave will ask there, less what
+the systems assessed before this one in the same call will (so a bulk assessment does not promise one
+zone's last room to every system). A zone that declares no capacity is not checked, and the check says
+so.
 """
 
 from __future__ import annotations
@@ -139,6 +140,26 @@ class ZoneRoom:
         )
 
 
+def _window_check(system: LegacySystem) -> ReadinessCheck:
+    """The cutover takes the system down for its cutover hours: one of its windows must be that long."""
+    found = domain.windows(system.maintenance_windows)
+    if not found:
+        return ReadinessCheck(
+            check="maintenance_window",
+            ok=True,
+            detail="no maintenance windows: the cutover may start any time",
+        )
+    longest = max(found, key=lambda w: w.hours)
+    fits = longest.hours >= system.cutover_hours
+    relation = "at least" if fits else "shorter than"
+    return ReadinessCheck(
+        check="maintenance_window",
+        ok=fits,
+        detail=f"its longest maintenance window ({longest}, {longest.hours:g} h) is {relation} its "
+        f"cutover ({system.cutover_hours:g} h)",
+    )
+
+
 def _assess(
     session: Session, system: LegacySystem, candidates: Sequence[Zone], room: ZoneRoom
 ) -> list[ReadinessCheck]:
@@ -170,6 +191,7 @@ def _assess(
             detail = "the department's quotas have room for the move"
         checks.append(ReadinessCheck(check="quota", ok=not shortfalls, detail=detail))
         checks.append(room.check(system.target_zone, need))
+    checks.append(_window_check(system))
     strategy = system.strategy or system.suggested_strategy
     moving = domain.moves(strategy)
     checks.append(

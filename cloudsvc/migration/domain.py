@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, time
 
 from cloudsvc.errors import InvalidInput
 from cloudsvc.migration.models import LegacySystem
@@ -34,6 +34,7 @@ class PlanResult:
     lower_bound: int
     waves: list[PlannedWave]
     reasons: dict[str, str]
+    cutover_starts: dict[str, datetime | None]
     problem: PlanningProblem  # what the planner was asked, for checking the answer against it
 
 
@@ -41,6 +42,16 @@ def _periods(periods: Sequence[dict[str, str]]) -> tuple[model.Period, ...]:
     return tuple(
         model.Period(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]), p.get("reason") or "")
         for p in periods
+    )
+
+
+def windows(windows: Sequence[dict[str, str]]) -> tuple[model.MaintenanceWindow, ...]:
+    """Stored maintenance windows ({weekday, start, end}) as the planner's."""
+    return tuple(
+        model.MaintenanceWindow(
+            model.WEEKDAYS.index(w["weekday"]), time.fromisoformat(w["start"]), time.fromisoformat(w["end"])
+        )
+        for w in windows
     )
 
 
@@ -58,7 +69,9 @@ def to_domain(system: LegacySystem) -> model.LegacySystem:
         cutover_hours=system.cutover_hours,
         blackouts=_periods(system.blackout_periods),
         strategy=model.Strategy(system.strategy) if system.strategy else None,
+        tags=tuple(system.tags),
         name=system.name,
+        windows=windows(system.maintenance_windows),
     )
 
 
@@ -128,7 +141,34 @@ def choose_zone(
     return (by_name[chosen.name] if chosen else None), "; ".join(reasons)
 
 
-def problem_of(systems: Sequence[LegacySystem], data: PlanIn) -> PlanningProblem:
+def _scoped(
+    systems: Sequence[LegacySystem], data: PlanIn, subtrees: Mapping[str, str]
+) -> tuple[model.ScopedBlackout, ...]:
+    """The plan's blackouts for some departments or tags; a department stands for its subtree, so it
+    becomes the codes of the systems' departments within it (``subtrees``: department code -> path)."""
+    found = []
+    for blackout in data.blackouts:
+        if not blackout.departments and not blackout.tags:
+            continue
+        paths = [subtrees[code] for code in blackout.departments]
+        departments = {
+            s.department.code for s in systems if any(s.department.path.startswith(p) for p in paths)
+        }
+        found.append(
+            model.ScopedBlackout(
+                model.Period(blackout.start, blackout.end, blackout.reason or ""),
+                # the codes named too: a scoped blackout names something even if no system is under it
+                departments=frozenset(departments | set(blackout.departments)),
+                tags=frozenset(blackout.tags),
+            )
+        )
+    return tuple(found)
+
+
+def problem_of(
+    systems: Sequence[LegacySystem], data: PlanIn, subtrees: Mapping[str, str] | None = None
+) -> PlanningProblem:
+    """What the planner is asked; ``subtrees`` maps the departments the blackouts name to their paths."""
     chosen = {s.code for s in systems}
     return PlanningProblem(
         systems=tuple(to_domain(s) for s in systems),
@@ -147,12 +187,17 @@ def problem_of(systems: Sequence[LegacySystem], data: PlanIn) -> PlanningProblem
         ),
         first_wave_starts=data.first_wave_starts,
         wave_days=data.wave_days,
-        blackouts=tuple(model.Period(p.start, p.end, p.reason or "") for p in data.blackouts),
+        blackouts=tuple(
+            model.Period(p.start, p.end, p.reason or "")
+            for p in data.blackouts
+            if not p.departments and not p.tags
+        ),
+        scoped_blackouts=_scoped(systems, data, subtrees or {}),
     )
 
 
-def plan(systems: Sequence[LegacySystem], data: PlanIn) -> PlanResult:
-    problem = problem_of(systems, data)
+def plan(systems: Sequence[LegacySystem], data: PlanIn, subtrees: Mapping[str, str]) -> PlanResult:
+    problem = problem_of(systems, data, subtrees)
     try:
         found = plan_waves(problem, method=_METHODS[data.method], time_limit_s=data.time_limit_seconds)
     except PlanningError as exc:
@@ -163,5 +208,6 @@ def plan(systems: Sequence[LegacySystem], data: PlanIn) -> PlanResult:
         lower_bound=found.lower_bound,
         waves=[PlannedWave(w.number, w.starts, list(w.systems)) for w in found.waves],
         reasons=found.reasons,
+        cutover_starts=found.cutover_starts,
         problem=problem,
     )

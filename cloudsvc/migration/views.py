@@ -264,7 +264,10 @@ def _wave_out(wave: MigrationWave) -> WaveOut:
         starts_on=wave.starts_on,
         ends_on=wave.ends_on,
         status=wave.status,
-        systems=[WaveSystemOut(code=ws.system.code, reason=ws.reason) for ws in wave.systems],
+        systems=[
+            WaveSystemOut(code=ws.system.code, reason=ws.reason, cutover_starts=ws.cutover_starts)
+            for ws in wave.systems
+        ],
     )
 
 
