@@ -274,7 +274,7 @@ def audit_verify() -> None:
         sys.exit(1)
 
 
-@main.group(help="Migration of legacy systems: inventory, plans, progress.")
+@main.group(help="Migration of legacy systems: inventory, assessment, plans, execution, cutover, progress.")
 def migration() -> None:
     pass
 
@@ -288,6 +288,57 @@ def _migration_database() -> Database:
 def _operator() -> Caller:
     # Changing the inventory from a shell is an operator's act; the audit trail names the CLI as the actor.
     return Caller(principal_id="cli", name="cli", grants=(Grant(Role.operator, None),))
+
+
+def _principal(database: Database, why: str) -> Caller:
+    """The principal whose token is in CLOUDSVC_TOKEN: for acts that must name a real principal.
+
+    The token comes from the environment, not an option, so that it stays out of ``ps`` and shell history.
+    """
+    import os
+
+    from cloudsvc.principals import service
+
+    token = os.environ.get("CLOUDSVC_TOKEN")
+    if not token:
+        raise click.ClickException(f"set CLOUDSVC_TOKEN to an operator's token: {why}")
+    try:
+        with database.session() as session:
+            return service.authenticate(session, token)
+    except DomainError as exc:
+        raise click.ClickException(f"CLOUDSVC_TOKEN: {exc.message}") from exc
+
+
+def _acting(database: Database) -> Caller:
+    """The principal of CLOUDSVC_TOKEN when it is set, so that the audit trail names the operator; else the
+    CLI's operator."""
+    import os
+
+    if os.environ.get("CLOUDSVC_TOKEN"):
+        return _principal(database, "")
+    return _operator()
+
+
+def _cutover_summary(session: Any, code: str, caller: Caller) -> dict[str, Any]:
+    from cloudsvc.migration import cutover, service
+
+    system = service.get(session, caller, code)
+    return {
+        "code": system.code,
+        "status": system.status,
+        "status_reason": system.status_reason,
+        "steps": [
+            {
+                "attempt": s.attempt,
+                "step": s.step,
+                "rollback": s.rollback,
+                "outcome": s.outcome,
+                "failed_task": s.failed_task,
+                "message": s.message,
+            }
+            for s in cutover.steps_of(session, system)
+        ],
+    }
 
 
 @migration.command("import", help="Import legacy systems from a CSV or XLSX file (all rows or none).")
@@ -392,9 +443,15 @@ def migration_plan(
                 "lower_bound": plan.lower_bound,
                 "waves": [
                     {
+                        "id": w.id,
                         "number": w.number,
                         "starts_on": w.starts_on.isoformat(),
                         "systems": {ws.system.code: ws.reason for ws in w.systems},
+                        "cutover_starts": {
+                            ws.system.code: ws.cutover_starts.isoformat(timespec="minutes")
+                            for ws in w.systems
+                            if ws.cutover_starts is not None
+                        },
                     }
                     for w in plan.waves
                 ],
@@ -402,6 +459,178 @@ def migration_plan(
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     _echo_json(summary)
+
+
+@migration.command(
+    "assess",
+    help="Assess systems (strategy, target zone, readiness): those given, or the systems of a department's "
+    "subtree that are not started, assessed or planned.",
+)
+@click.option("--system", "systems", multiple=True, help="Repeatable system code")
+@click.option("--department", default=None, help="Or: the systems of this department's subtree")
+@click.option("--note", default=None, help="Why, for the audit trail")
+def migration_assess(systems: tuple[str, ...], department: str | None, note: str | None) -> None:
+    from cloudsvc.migration import assessment, service
+    from cloudsvc.migration.lifecycle import SystemStatus
+    from cloudsvc.migration.schemas import SystemFilter
+
+    if bool(systems) == bool(department):
+        raise click.UsageError("give either --system (repeatable) or --department")
+    database = _migration_database()
+    caller = _acting(database)
+    try:
+        with database.transaction() as session:
+            codes = list(systems)
+            if department:
+                # Not those an operator decided on (retained), nor those a cutover rolled back: assessing them
+                # again would undo that decision or drop them from their retry; name them to do so.
+                fresh = [SystemStatus.not_started, SystemStatus.assessed, SystemStatus.planned]
+                where = SystemFilter(department_code=department, status=fresh)
+                codes = [
+                    s.code for s in service.list_visible(session, caller, where, after_code=None, limit=None)
+                ]
+            if not codes:
+                raise click.ClickException(f"no system of {department} can be assessed")
+            found = assessment.assess_many(session, caller, codes, note=note)
+            summary = [
+                {
+                    "code": s.code,
+                    "status": s.status,
+                    "strategy": s.strategy,
+                    "suggested_strategy": s.suggested_strategy,
+                    "target_zone": s.target_zone.name if s.target_zone else None,
+                    **(s.readiness or {}),
+                }
+                for s in found
+            ]
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    _echo_json(summary)
+
+
+@migration.command(
+    "execute",
+    help="Execute a wave: its planned systems' resource requests go through quota and approval. Acts as the "
+    "principal whose token is in CLOUDSVC_TOKEN (the requests name it as requester).",
+)
+@click.argument("wave_id", type=click.IntRange(1, 2**31 - 1))
+@click.option(
+    "--image", default=None, help="Image of the servers; CLOUDSVC_MIGRATION_SERVER_IMAGE if not given"
+)
+def migration_execute(wave_id: int, image: str | None) -> None:
+    from cloudsvc.migration import execution, service
+    from cloudsvc.migration.schemas import ExecuteIn
+
+    try:
+        chosen = ExecuteIn.model_validate({"image": image}).image
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--image") from exc
+    settings = _settings()
+    database = _migration_database()
+    caller = _principal(database, "the resource requests name a principal as their requester")
+    try:
+        with database.transaction() as session:
+            wave = execution.execute(
+                session, caller, wave_id, image=chosen or settings.migration_server_image
+            )
+            systems = [ws.system for ws in wave.systems]
+            ids = service.request_ids(session, systems)
+            summary = {
+                "wave_id": wave.id,
+                "number": wave.number,
+                "status": wave.status,
+                "systems": {s.code: {"status": s.status, "request_ids": ids[s.id]} for s in systems},
+            }
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    _echo_json(summary)
+
+
+def _extravars(pairs: tuple[str, ...]) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    from cloudsvc.migration.schemas import CutoverIn
+
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--var")
+        found[key] = value
+    try:
+        return dict(CutoverIn.model_validate({"extravars": found}).extravars)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--var") from exc
+
+
+@migration.command(
+    "cutover",
+    help="Run a provisioned system's cutover steps now (the Ansible playbooks); a failing step rolls back. "
+    "Exit 1 unless the system ends migrated.",
+)
+@click.argument("code")
+@click.option("--var", "variables", multiple=True, metavar="KEY=VALUE", help="Repeatable extra variable")
+def migration_cutover(code: str, variables: tuple[str, ...]) -> None:
+    from cloudsvc.migration import cutover
+
+    extravars = _extravars(variables)
+    settings = _settings()
+    database = _migration_database()
+    caller = _acting(database)
+    config = cutover.CutoverConfig.of(settings)
+    try:
+        cutover.run(database, caller, code, extravars, config)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    with database.session() as session:
+        summary = _cutover_summary(session, code, caller)
+    _echo_json(summary)
+    if summary["status"] != "migrated":
+        sys.exit(1)
+
+
+@migration.command(
+    "recover",
+    help="Take over a cutover whose run fell silent (its process died) and roll it back or resume it; give "
+    "the extra variables it was started with. Exit 1 unless the system ends migrated.",
+)
+@click.argument("code")
+@click.option("--action", type=click.Choice(["rollback", "resume"]), required=True)
+@click.option("--reason", required=True, help="Why, for the audit trail and the system's reason")
+@click.option("--var", "variables", multiple=True, metavar="KEY=VALUE", help="Repeatable extra variable")
+def migration_recover(code: str, action: str, reason: str, variables: tuple[str, ...]) -> None:
+    from pydantic import ValidationError
+
+    from cloudsvc.migration import cutover, recovery
+    from cloudsvc.migration.schemas import RecoverIn
+
+    try:
+        data = RecoverIn.model_validate(
+            {"action": action, "reason": reason, "extravars": _extravars(variables)}, strict=False
+        )
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    settings = _settings()
+    database = _migration_database()
+    caller = _acting(database)
+    config = cutover.CutoverConfig.of(settings)
+    try:
+        recovery.recover(
+            database,
+            caller,
+            code,
+            data.action,
+            reason=data.reason,
+            extravars=dict(data.extravars),
+            config=config,
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    with database.session() as session:
+        summary = _cutover_summary(session, code, caller)
+    _echo_json(summary)
+    if summary["status"] != "migrated":
+        sys.exit(1)
 
 
 @migration.command("progress", help="KPIs against the targets, per department subtree.")

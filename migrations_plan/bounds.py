@@ -60,12 +60,14 @@ def _nth_open_wave(instance: Instance, start: int, n: int, group: int | None = N
 
 
 def _blackout_bound(instance: Instance, earliest: list[int]) -> int:
-    """The volume bound again for each set of groups sharing the same blackouts (e.g. every finance
-    system shut in tax season), counting only the waves open to them."""
-    sharing: dict[tuple[tuple[int, int, str], ...], list[int]] = defaultdict(list)
+    """The volume bound again for each set of groups sharing the same blocked waves (e.g. every finance
+    system shut in tax season, or every system open only on Saturdays), counting only the waves open to
+    them."""
+    sharing: dict[tuple[tuple[tuple[int, int], ...], tuple[bool, ...]], list[int]] = defaultdict(list)
     for group, blocked in enumerate(instance.blocked):
-        if blocked.ranges:
-            sharing[tuple((first, last, "") for first, last, _ in blocked.ranges)].append(group)
+        if blocked.ranges or blocked.closed:
+            ranges = tuple((first, last) for first, last, _ in blocked.ranges)
+            sharing[ranges, tuple(why is not None for why in blocked.closed)].append(group)
     best = 0
     for members in sharing.values():
         for dim, cap in enumerate(instance.capacity):

@@ -1,12 +1,13 @@
 """An independent check of a plan against every constraint of its problem.
 
 Written straight from the problem statement, sharing no code with the planners (no groups, no scaled hours,
-no blocked-wave arithmetic), so that a planner bug cannot hide behind the same bug here.
+no blocked-wave arithmetic, no weekly cycle of waves), so that a planner bug cannot hide behind the same
+bug here. Scoped blackouts are matched here by their fields, not by ``ScopedBlackout.applies_to``.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from migrations_plan.model import Coupling, LegacySystem, Period
 from migrations_plan.problem import Plan, PlanningProblem
@@ -40,9 +41,16 @@ def violations(problem: PlanningProblem, plan: Plan) -> list[str]:
             if code in wave_of:
                 found.append(f"{code}: in wave {wave_of[code]} and in wave {wave.number}")
             wave_of[code] = wave.number
-            for blackout in (*systems[code].blackouts, *problem.blackouts):
+            system = systems[code]
+            scoped = [
+                b.period
+                for b in problem.scoped_blackouts
+                if system.department_code in b.departments or {t.lower() for t in system.tags} & b.tags
+            ]
+            for blackout in (*system.blackouts, *problem.blackouts, *scoped):
                 if blackout.overlaps(period):
                     found.append(f"{code}: wave {wave.number} ({period}) overlaps blackout {blackout}")
+            found.extend(_cutover_start(system, period, plan.cutover_starts.get(code)))
         found.extend(_over_capacity(problem, wave.number, [systems[c] for c in wave.systems if c in systems]))
     for code in systems:
         if code not in wave_of:
@@ -64,7 +72,30 @@ def violations(problem: PlanningProblem, plan: Plan) -> list[str]:
     missing = sorted(set(systems) - set(plan.reasons))
     if missing:
         found.append(f"no reason given for {', '.join(missing)}")
+    strangers = sorted(set(plan.cutover_starts) - set(systems))
+    if strangers:
+        found.append(f"cutover starts given for {', '.join(strangers)}, not systems of the problem")
     return found
+
+
+def _cutover_start(system: LegacySystem, wave: Period, start: datetime | None) -> list[str]:
+    """A system with maintenance windows starts its cutover in its wave, when one of them opens."""
+    if start is None:
+        if system.windows:
+            shown = ", ".join(str(w) for w in system.windows)
+            return [f"{system.code}: no cutover start given, its maintenance windows are {shown}"]
+        return []
+    problems = []
+    if not wave.starts <= start.date() <= wave.ends:
+        problems.append(f"{system.code}: cutover starts {start:%Y-%m-%d %H:%M}, outside its wave ({wave})")
+    openings = {(w.weekday, w.opens) for w in system.windows}
+    if system.windows and (start.weekday(), start.time()) not in openings:
+        shown = ", ".join(str(w) for w in system.windows)
+        problems.append(
+            f"{system.code}: cutover starts {start:%a %Y-%m-%d %H:%M}, not when one of its maintenance "
+            f"windows opens ({shown})"
+        )
+    return problems
 
 
 def _over_capacity(problem: PlanningProblem, number: int, members: list[LegacySystem]) -> list[str]:

@@ -1,7 +1,8 @@
 """Why each system is in its wave, read off the finished plan (the same for every method).
 
 For a system in wave w: the earliest wave its dependencies allow (and which dependency sets it), then for
-each earlier wave from there, what kept it out: a blackout, or a wave already full in some dimension. A wave
+each earlier wave from there, what kept it out: a blackout, no maintenance window of its opening in that
+wave, or a wave already full in some dimension. A wave
 where it would have fitted is said too: the plan does not finish later for it, and the solver chose so.
 """
 
@@ -57,9 +58,9 @@ def reasons(instance: Instance, waves: Sequence[int]) -> dict[str, str]:
 
 
 def _why_not(instance: Instance, group: int, wave: int, load: list[int] | None) -> str:
-    blackout = instance.global_blocked.reason(wave) or instance.blocked[group].reason(wave)
-    if blackout:
-        return f"wave {wave} overlaps {blackout}"
+    blocked = instance.global_blocked.reason(wave) or instance.blocked[group].reason(wave)
+    if blocked:
+        return f"wave {wave} {blocked}"
     need = instance.demand[group]
     used = load or [0, 0, 0, 0]
     full = [

@@ -2,8 +2,10 @@
 
 Systems that must share a wave (``same_wave`` pairs, cycles of ``not_after``) are contracted into one group
 with their summed demand and the union of their blackouts; the dependency graph between groups is then
-acyclic. Blackout dates become ranges of blocked wave numbers. Cutover hours become integer thousandths
-(rounded up for systems, down for the capacity) so the integer solvers never overrun the real figure.
+acyclic. Blackout dates become ranges of blocked wave numbers, and maintenance windows the places of the
+weekly cycle of waves where none of a member's windows opens (``windows``). Cutover hours become integer
+thousandths (rounded up for systems, down for the capacity) so the integer solvers never overrun the real
+figure.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 
+from migrations_plan import windows
 from migrations_plan.graph import Arc, arcs_of, dependency_problems, strict_cycles, strong_components
-from migrations_plan.model import Period
+from migrations_plan.model import LegacySystem, Period
 from migrations_plan.problem import PlanningError, PlanningProblem
+from migrations_plan.windows import WEEK, residue
 
 HOURS_SCALE = 1000
 DIMENSIONS = ("systems", "vcpus", "storage_gb", "cutover_hours")
@@ -23,12 +27,16 @@ DIMENSIONS = ("systems", "vcpus", "storage_gb", "cutover_hours")
 
 @dataclass(frozen=True)
 class Blocked:
-    """Sorted, disjoint inclusive ranges of wave numbers, each with the blackout that blocks it."""
+    """Wave numbers a group may not use: sorted, disjoint inclusive ranges, each with the blackout that
+    blocks it, and places of the weekly cycle of waves (``windows.residue``) where none of its maintenance
+    windows opens, each with why (``closed``: seven entries, None where it is open; empty: none closed).
+    Reasons are phrases that follow "wave k"."""
 
     ranges: tuple[tuple[int, int, str], ...]
+    closed: tuple[str | None, ...] = ()
 
     @classmethod
-    def of(cls, ranges: list[tuple[int, int, str]]) -> Blocked:
+    def of(cls, ranges: list[tuple[int, int, str]], closed: tuple[str | None, ...] = ()) -> Blocked:
         """Disjoint ranges from overlapping ones; each wave keeps the reason of a blackout covering it."""
         disjoint: list[tuple[int, int, str]] = []
         for first, last, why in sorted(ranges):
@@ -36,7 +44,7 @@ class Blocked:
                 first = disjoint[-1][1] + 1
             if first <= last:
                 disjoint.append((first, last, why))
-        return cls(tuple(disjoint))
+        return cls(tuple(disjoint), closed if any(closed) else ())
 
     def _covering(self, wave: int) -> tuple[int, int, str] | None:
         position = bisect_right(self.ranges, (wave, math.inf)) - 1
@@ -44,20 +52,34 @@ class Blocked:
             return self.ranges[position]
         return None
 
+    def _shut(self, wave: int) -> str | None:
+        return self.closed[residue(wave)] if self.closed else None
+
     def reason(self, wave: int) -> str | None:
         covering = self._covering(wave)
-        return covering[2] if covering else None
+        return covering[2] if covering else self._shut(wave)
 
     def next_free(self, wave: int) -> int:
-        """The first wave number >= ``wave`` not blocked."""
-        while (covering := self._covering(wave)) is not None:
-            wave = covering[1] + 1
-        return wave
+        """The first wave number >= ``wave`` not blocked (at most six closed places in a row: see build)."""
+        while True:
+            covering = self._covering(wave)
+            if covering is not None:
+                wave = covering[1] + 1
+            elif self._shut(wave):
+                wave += 1
+            else:
+                return wave
 
     def previous_free(self, wave: int) -> int:
         """The last wave number <= ``wave`` not blocked (may be 0 or less: none)."""
-        while (covering := self._covering(wave)) is not None:
-            wave = covering[0] - 1
+        while wave >= 1:
+            covering = self._covering(wave)
+            if covering is not None:
+                wave = covering[0] - 1
+            elif self._shut(wave):
+                wave -= 1
+            else:
+                return wave
         return wave
 
     @property
@@ -74,8 +96,26 @@ def blocked_waves(problem: PlanningProblem, periods: list[tuple[Period, str]]) -
             continue
         first = max(1, (period.starts - origin).days // days + 1)
         last = (period.ends - origin).days // days + 1
-        ranges.append((first, last, why))
+        ranges.append((first, last, f"overlaps {why}"))
     return Blocked.of(ranges)
+
+
+def closed_places(problem: PlanningProblem, members: list[LegacySystem]) -> tuple[str | None, ...]:
+    """Per place of the weekly cycle of waves, the members none of whose windows opens there, as a reason."""
+    shut: list[list[LegacySystem]] = [[] for _ in range(WEEK)]
+    for member in members:
+        for place, closed in enumerate(windows.closed_places(problem, member.windows)):
+            if closed:
+                shut[place].append(member)
+    return tuple(
+        (
+            "opens none of the maintenance windows of "
+            + "; ".join(f"{m.code} ({', '.join(str(w) for w in m.windows)})" for m in found)
+        )
+        if found
+        else None
+        for found in shut
+    )
 
 
 @dataclass
@@ -153,6 +193,7 @@ def build(problem: PlanningProblem) -> Instance:
     demand: list[tuple[int, int, int, int]] = []
     blocked: list[Blocked] = []
     too_big: list[str] = []
+    never: list[str] = []
     named: list[str] = []
     for members in groups:
         need = (
@@ -170,18 +211,21 @@ def build(problem: PlanningProblem) -> Instance:
             together = f"systems {who}, which move together," if len(members) > 1 else f"system {who}"
             too_big.append(f"{together} exceed one wave's capacity: {'; '.join(over)}")
             named.extend(codes[m] for m in members)
-        blocked.append(
-            blocked_waves(
-                problem,
-                [
-                    (period, f"blackout {period} of {codes[m]}")
-                    for m in members
-                    for period in systems[m].blackouts
-                ],
-            )
-        )
-    if too_big:
-        raise PlanningError(too_big, named)
+        periods = [(p, f"blackout {p} of {codes[m]}") for m in members for p in systems[m].blackouts]
+        periods += [
+            (scoped.period, f"blackout {scoped}")
+            for scoped in problem.scoped_blackouts
+            if any(scoped.applies_to(systems[m]) for m in members)
+        ]
+        found = blocked_waves(problem, periods)
+        closed = closed_places(problem, [systems[m] for m in members])
+        if all(closed):
+            who = ", ".join(codes[m] for m in members)
+            never.append(f"systems {who} move together, but their maintenance windows never open in one wave")
+            named.extend(codes[m] for m in members)
+        blocked.append(Blocked(found.ranges, closed if any(closed) else ()))
+    if too_big or never:
+        raise PlanningError(too_big + never, named)
     return Instance(
         problem=problem,
         codes=codes,

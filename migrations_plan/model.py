@@ -7,7 +7,7 @@ planner and the assessment rules can trust what they get. The control plane maps
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from enum import StrEnum
 
 MLPS_LEVELS = range(1, 5)  # 等级保护 levels the cloud's zones are certified for (as in cloudsvc's zones)
@@ -65,6 +65,33 @@ class Period:
         return f"{self.label} ({span})" if self.label else span
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """A weekly window in which the system may be taken down: it opens on ``weekday`` (0 = Monday, as
+    ``date.weekday()``) at ``opens`` and closes at ``closes``, the next day when that is not later (so
+    "sat 22:00-06:00" runs into Sunday, and equal times mean a whole day). A cutover starts at an opening."""
+
+    weekday: int
+    opens: time
+    closes: time
+
+    def __post_init__(self) -> None:
+        if self.weekday not in range(7):
+            raise ValueError(f"weekday: {self.weekday} is not a day from 0 (Monday) to 6 (Sunday)")
+
+    @property
+    def hours(self) -> float:
+        start = self.opens.hour * 60 + self.opens.minute
+        end = self.closes.hour * 60 + self.closes.minute
+        return ((end - start) % (24 * 60) or 24 * 60) / 60
+
+    def __str__(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
 @dataclass(frozen=True)
 class LegacySystem:
     """A system to move: who owns it, how sensitive it is, what it needs, when it may not be touched."""
@@ -83,6 +110,7 @@ class LegacySystem:
     strategy: Strategy | None = None  # set by the operator; None = not decided yet
     tags: tuple[str, ...] = ()  # free labels the assessment rules read (e.g. "end-of-life", "saas-available")
     name: str = ""
+    windows: tuple[MaintenanceWindow, ...] = ()  # when its cutover may start; none = at any time
 
     def __post_init__(self) -> None:
         if not self.code:
@@ -102,6 +130,34 @@ class LegacySystem:
             ) from None
         if self.strategy is not None:
             object.__setattr__(self, "strategy", Strategy(self.strategy))
+
+
+@dataclass(frozen=True)
+class ScopedBlackout:
+    """A blackout for some systems only: those of the departments named, or carrying one of the tags (tax
+    season for the finance bureau's systems and for every system tagged ``tax``). Tags match in any case."""
+
+    period: Period
+    departments: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.departments and not self.tags:
+            raise ValueError("departments: a scoped blackout names departments or tags (or it is global)")
+        object.__setattr__(self, "departments", frozenset(self.departments))
+        object.__setattr__(self, "tags", frozenset(tag.lower() for tag in self.tags))
+
+    def applies_to(self, system: LegacySystem) -> bool:
+        return system.department_code in self.departments or any(
+            tag.lower() in self.tags for tag in system.tags
+        )
+
+    def __str__(self) -> str:
+        scope = [
+            *(f"department {code}" for code in sorted(self.departments)),
+            *(f"tag {tag}" for tag in sorted(self.tags)),
+        ]
+        return f"{self.period} for {', '.join(scope)}"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import gc
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from migrations_plan.bounds import earliest_waves, lower_bound, strict_tails
 from migrations_plan.checker import violations
@@ -23,7 +24,9 @@ from migrations_plan.cpsat import solve
 from migrations_plan.explain import reasons
 from migrations_plan.heuristic import best_schedule
 from migrations_plan.instance import Instance, build
+from migrations_plan.model import Period
 from migrations_plan.problem import Plan, PlanningError, PlanningProblem, Wave, WaveCapacity
+from migrations_plan.windows import first_opening
 
 __all__ = [
     "Plan",
@@ -161,10 +164,17 @@ def _plan(instance: Instance, waves: list[int], method: str, optimal: bool, lowe
         listed.append(
             Wave(number, period.starts, period.ends, tuple(sorted(members[number], key=order.__getitem__)))
         )
+    starts: dict[str, datetime | None] = dict.fromkeys(instance.codes)
+    for wave in listed:
+        for code in wave.systems:
+            windows = instance.problem.systems[order[code]].windows
+            if windows:  # the planners kept it out of waves where none opens
+                starts[code] = first_opening(Period(wave.starts, wave.ends), windows)
     return Plan(
         waves=tuple(listed),
         method=method,
         optimal=optimal,
         lower_bound=lower,
         reasons=reasons(instance, waves),
+        cutover_starts=starts,
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from migrations_plan.model import Dependency, LegacySystem, Period
+from migrations_plan.model import Dependency, LegacySystem, Period, ScopedBlackout
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,12 @@ class WaveCapacity:
 
 @dataclass(frozen=True)
 class PlanningProblem:
-    """Systems to move with their dependencies, the wave calendar, and blackouts that apply to everyone.
+    """Systems to move with their dependencies, the wave calendar, and blackouts: for everyone, or for the
+    systems of some departments or tags (and each system's own).
 
-    Wave k (1-based) runs from ``first_wave_starts + (k - 1) * wave_days`` for ``wave_days`` days. Every
+    Wave k (1-based) runs from ``first_wave_starts + (k - 1) * wave_days`` for ``wave_days`` days. A
+    system may move in a wave that overlaps none of its blackouts and in which one of its maintenance
+    windows opens (any wave if it has none); its cutover starts at such an opening. Every
     dependency must name systems of ``systems``: the caller leaves out edges to systems that do not move
     (retained, retired, already on the cloud).
     """
@@ -41,6 +44,7 @@ class PlanningProblem:
     wave_days: int
     blackouts: tuple[Period, ...] = ()
     max_waves: int | None = None
+    scoped_blackouts: tuple[ScopedBlackout, ...] = ()  # for some departments' or tags' systems
 
     def __post_init__(self) -> None:
         if self.wave_days < 1:
@@ -68,6 +72,9 @@ class Plan:
     optimal: bool  # the last wave number is proven the smallest possible
     lower_bound: int  # no plan finishes before this wave number
     reasons: dict[str, str] = field(default_factory=dict)  # system code -> why it is in its wave
+    # system code -> when its cutover starts: the first opening of one of its maintenance windows in its
+    # wave (local wall-clock time); None (or left out) for a system without windows, which may go any time
+    cutover_starts: dict[str, datetime | None] = field(default_factory=dict)
 
     @property
     def last_wave(self) -> int:

@@ -1,18 +1,25 @@
-"""Helpers for the migration tests: inventory rows, CSV files, and an operator."""
+"""Helpers for the migration tests: inventory rows, CSV files, an operator, plans, and a system whose wave
+was executed and whose resources are (or are not yet) provisioned."""
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import date, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloudsvc.db import Database
+from cloudsvc.departments.models import Department
+from cloudsvc.migration import domain
 from cloudsvc.migration.models import LegacySystem
+from cloudsvc.migration.schemas import PlanIn
 from cloudsvc.migration.tabular import COLUMNS
+from cloudsvc.provisioning.worker import Worker, WorkerSettings
 from cloudsvc.zones.models import Zone
+from migrations_plan.planner import Plan, Wave, violations
 from tests.support import Headers, World
 
 
@@ -35,6 +42,7 @@ def row(code: str, department: str = "dept-a", **overrides: Any) -> dict[str, An
         "blackout_periods": "",
         "strategy": "",
         "depends_on": "",
+        "tags": "",
     }
     cells.update(overrides)
     return cells
@@ -96,3 +104,82 @@ def known_inventory(client: TestClient, world: World, database: Database) -> Non
             "b2": ("planned", "int"),  # planned is not moved yet
         },
     )
+
+
+def plan_body(**overrides: Any) -> dict[str, Any]:
+    """A plan request: 14-day waves of two systems from 2027-01-04, Spring Festival blacked out."""
+    body: dict[str, Any] = {
+        "capacity": {"systems": 2, "vcpus": 64, "storage_gb": 10_000, "cutover_hours": 24},
+        "first_wave_starts": "2027-01-04",
+        "wave_days": 14,
+        "blackouts": [{"start": "2027-02-01", "end": "2027-02-14", "reason": "spring festival"}],
+        "method": "auto",
+    }
+    body.update(overrides)
+    return body
+
+
+def settle_requests(world: World, database: Database, request_ids: list[str]) -> None:
+    """Both approval stages, then the provisioning worker on the simulator zones."""
+    approvers = (world.principal("dept_approver@prov"), world.principal("cloud_approver"))
+    for request_id in request_ids:
+        for approver in approvers:
+            world.approve(approver, request_id)
+    Worker(database, WorkerSettings()).tick()
+
+
+def executed_system(client: TestClient, ops: Headers, code: str = "crm") -> dict[str, Any]:
+    """Import, assess and plan one system, then execute its wave: it is provisioning, requests pending."""
+    World.ok(import_csv(client, ops, [row(code, storage_gb=200, bandwidth_mbps=20)]))
+    World.ok(client.post(f"/v1/migration/systems/{code}:assess", headers=ops))
+    plan = World.ok(client.post("/v1/migration/plans", headers=ops, json=plan_body(systems=[code])))
+    wave_id = plan["waves"][0]["id"]
+    executed = World.ok(client.post(f"/v1/migration/waves/{wave_id}:execute", headers=ops))
+    assert len(executed["systems"]) == 1
+    system: dict[str, Any] = executed["systems"][0]
+    assert system["status"] == "provisioning"
+    return system
+
+
+def provisioned_system(client: TestClient, world: World, database: Database, code: str = "crm") -> None:
+    """A system whose resources are active: ready for its cutover."""
+    system = executed_system(client, operator(world), code)
+    settle_requests(world, database, system["request_ids"])
+
+
+def stored_plan(plan: dict[str, Any]) -> Plan:
+    """A plan as the API shows it, as the planner's Plan, for its checker."""
+    listed = [c for w in plan["waves"] for c in w["systems"]]
+    return Plan(
+        waves=tuple(
+            Wave(
+                w["number"],
+                date.fromisoformat(w["starts_on"]),
+                date.fromisoformat(w["ends_on"]),
+                tuple(c["code"] for c in w["systems"]),
+            )
+            for w in plan["waves"]
+        ),
+        method=plan["method"],
+        optimal=plan["optimal"],
+        lower_bound=plan["lower_bound"],
+        reasons={c["code"]: c["reason"] for c in listed},
+        cutover_starts={
+            c["code"]: datetime.fromisoformat(c["cutover_starts"]) if c["cutover_starts"] else None
+            for c in listed
+        },
+    )
+
+
+def plan_violations(database: Database, body: dict[str, Any], plan: dict[str, Any]) -> list[str]:
+    """Check a stored plan against the problem the planner was asked, with the planner's own checker."""
+    data = PlanIn.model_validate(body, strict=False)
+    codes = [c["code"] for w in plan["waves"] for c in w["systems"]]
+    with database.session() as session:
+        systems = list(session.scalars(select(LegacySystem).where(LegacySystem.code.in_(codes))).unique())
+        named = {code for blackout in data.blackouts for code in blackout.departments}
+        subtrees = {
+            d.code: d.path for d in session.scalars(select(Department).where(Department.code.in_(named)))
+        }
+        problem = domain.problem_of(systems, data, subtrees)
+    return violations(problem, stored_plan(plan))

@@ -3,9 +3,9 @@ answers out. Everything else in ``cloudsvc.migration`` speaks in rows and schema
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
 
 from cloudsvc.errors import InvalidInput
 from cloudsvc.migration.models import LegacySystem
@@ -14,6 +14,7 @@ from cloudsvc.resource_requests.schemas import Classification
 from cloudsvc.zones.models import Zone
 from migrations_plan import assessment, model
 from migrations_plan.planner import PlanningError, PlanningProblem, WaveCapacity, plan_waves
+from quotas.demand import Demand, QuotaClass
 
 STAYING = frozenset({model.Strategy.retain, model.Strategy.retire})
 _METHODS = {PlanMethod.auto: "auto", PlanMethod.cpsat: "cp-sat", PlanMethod.heuristic: "heuristic"}
@@ -33,6 +34,7 @@ class PlanResult:
     lower_bound: int
     waves: list[PlannedWave]
     reasons: dict[str, str]
+    cutover_starts: dict[str, datetime | None]
     problem: PlanningProblem  # what the planner was asked, for checking the answer against it
 
 
@@ -40,6 +42,16 @@ def _periods(periods: Sequence[dict[str, str]]) -> tuple[model.Period, ...]:
     return tuple(
         model.Period(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]), p.get("reason") or "")
         for p in periods
+    )
+
+
+def windows(windows: Sequence[dict[str, str]]) -> tuple[model.MaintenanceWindow, ...]:
+    """Stored maintenance windows ({weekday, start, end}) as the planner's."""
+    return tuple(
+        model.MaintenanceWindow(
+            model.WEEKDAYS.index(w["weekday"]), time.fromisoformat(w["start"]), time.fromisoformat(w["end"])
+        )
+        for w in windows
     )
 
 
@@ -57,7 +69,9 @@ def to_domain(system: LegacySystem) -> model.LegacySystem:
         cutover_hours=system.cutover_hours,
         blackouts=_periods(system.blackout_periods),
         strategy=model.Strategy(system.strategy) if system.strategy else None,
+        tags=tuple(system.tags),
         name=system.name,
+        windows=windows(system.maintenance_windows),
     )
 
 
@@ -94,15 +108,67 @@ def moves(strategy: str | None) -> bool:
     return strategy not in STAYING
 
 
-def choose_zone(system: LegacySystem, zones: Sequence[Zone]) -> tuple[Zone | None, str]:
-    """The zone the placement rules choose (or None), and why."""
-    infos = [model.ZoneInfo(name=z.name, network=z.network, mlps_level=z.mlps_level) for z in zones]
-    chosen, reasons = assessment.choose_zone(to_domain(system), infos)
+def choose_zone(
+    system: LegacySystem, zones: Sequence[Zone], need: Demand, free: Mapping[int, Demand | None]
+) -> tuple[Zone | None, str]:
+    """The zone the placement rules choose (or None), and why.
+
+    ``need`` is what the move will request (root disks and whole servers included); ``free``, per zone id,
+    the room left in each quota class the zone declares (None: it declares no capacity). The planner's
+    system carries the requested figures, so that its capacity rule compares like with like.
+    """
+    infos = []
+    for zone in zones:
+        room = free.get(zone.id)
+        infos.append(
+            model.ZoneInfo(
+                name=zone.name,
+                network=zone.network,
+                mlps_level=zone.mlps_level,
+                free_vcpus=room.get(QuotaClass.vcpus) if room else None,
+                free_ram_mb=room.get(QuotaClass.ram_mb) if room else None,
+                free_storage_gb=room.get(QuotaClass.volume_gb) if room else None,
+            )
+        )
+    requested = replace(
+        to_domain(system),
+        vcpus=need.get(QuotaClass.vcpus, 0),
+        ram_mb=need.get(QuotaClass.ram_mb, 0),
+        storage_gb=need.get(QuotaClass.volume_gb, 0),
+    )
+    chosen, reasons = assessment.choose_zone(requested, infos)
     by_name = {z.name: z for z in zones}
     return (by_name[chosen.name] if chosen else None), "; ".join(reasons)
 
 
-def problem_of(systems: Sequence[LegacySystem], data: PlanIn) -> PlanningProblem:
+def _scoped(
+    systems: Sequence[LegacySystem], data: PlanIn, subtrees: Mapping[str, str]
+) -> tuple[model.ScopedBlackout, ...]:
+    """The plan's blackouts for some departments or tags; a department stands for its subtree, so it
+    becomes the codes of the systems' departments within it (``subtrees``: department code -> path)."""
+    found = []
+    for blackout in data.blackouts:
+        if not blackout.departments and not blackout.tags:
+            continue
+        paths = [subtrees[code] for code in blackout.departments]
+        departments = {
+            s.department.code for s in systems if any(s.department.path.startswith(p) for p in paths)
+        }
+        found.append(
+            model.ScopedBlackout(
+                model.Period(blackout.start, blackout.end, blackout.reason or ""),
+                # the codes named too: a scoped blackout names something even if no system is under it
+                departments=frozenset(departments | set(blackout.departments)),
+                tags=frozenset(blackout.tags),
+            )
+        )
+    return tuple(found)
+
+
+def problem_of(
+    systems: Sequence[LegacySystem], data: PlanIn, subtrees: Mapping[str, str] | None = None
+) -> PlanningProblem:
+    """What the planner is asked; ``subtrees`` maps the departments the blackouts name to their paths."""
     chosen = {s.code for s in systems}
     return PlanningProblem(
         systems=tuple(to_domain(s) for s in systems),
@@ -121,12 +187,17 @@ def problem_of(systems: Sequence[LegacySystem], data: PlanIn) -> PlanningProblem
         ),
         first_wave_starts=data.first_wave_starts,
         wave_days=data.wave_days,
-        blackouts=tuple(model.Period(p.start, p.end, p.reason or "") for p in data.blackouts),
+        blackouts=tuple(
+            model.Period(p.start, p.end, p.reason or "")
+            for p in data.blackouts
+            if not p.departments and not p.tags
+        ),
+        scoped_blackouts=_scoped(systems, data, subtrees or {}),
     )
 
 
-def plan(systems: Sequence[LegacySystem], data: PlanIn) -> PlanResult:
-    problem = problem_of(systems, data)
+def plan(systems: Sequence[LegacySystem], data: PlanIn, subtrees: Mapping[str, str]) -> PlanResult:
+    problem = problem_of(systems, data, subtrees)
     try:
         found = plan_waves(problem, method=_METHODS[data.method], time_limit_s=data.time_limit_seconds)
     except PlanningError as exc:
@@ -137,5 +208,6 @@ def plan(systems: Sequence[LegacySystem], data: PlanIn) -> PlanResult:
         lower_bound=found.lower_bound,
         waves=[PlannedWave(w.number, w.starts, list(w.systems)) for w in found.waves],
         reasons=found.reasons,
+        cutover_starts=found.cutover_starts,
         problem=problem,
     )

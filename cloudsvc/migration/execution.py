@@ -45,12 +45,17 @@ def get_wave(session: Session, caller: Caller, wave_id: int, *, for_update: bool
     return wave
 
 
-def submissions(system: LegacySystem, *, image: str, justification: str) -> list[ResourceSubmission]:
-    """The resource requests that carry ``system``: servers, volumes for its storage, its bandwidth."""
-    assert system.target_zone is not None
+def submissions(
+    system: LegacySystem, *, image: str, justification: str, zone: str | None = None
+) -> list[ResourceSubmission]:
+    """The resource requests that carry ``system`` to ``zone`` (its target zone unless given): servers,
+    volumes for its storage, its bandwidth."""
+    if zone is None:
+        assert system.target_zone is not None
+        zone = system.target_zone.name
     common: dict[str, Any] = {
         "department_code": system.department.code,
-        "zone": system.target_zone.name,
+        "zone": zone,
         "classification": system.classification,
         "mlps_level": system.mlps_level,
         "justification": justification,

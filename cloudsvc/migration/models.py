@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudsvc.db import Base, UTCDateTime, utcnow
@@ -42,6 +42,13 @@ class LegacySystem(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     # What the last assessment found: {"ready": bool, "checks": [{"check", "ok", "detail"}]}.
     readiness: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Labels from discovery that the assessment rules read ("end-of-life", "vmware") and scoped blackouts
+    # select by ("finance"); lower case, sorted.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The cutover under way (a run id) and when it last said it was alive: a run whose process died falls
+    # silent, and an operator may then take it over (cutover.recover); a run taken over stops writing.
+    cutover_run: Mapped[str | None] = mapped_column(String(36))
+    cutover_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -106,6 +113,9 @@ class WaveSystem(Base):
     wave_id: Mapped[int] = mapped_column(ForeignKey("migration_waves.id"), primary_key=True)
     system_id: Mapped[int] = mapped_column(ForeignKey("legacy_systems.id"), primary_key=True, index=True)
     reason: Mapped[str] = mapped_column(Text)  # why the planner put it in this wave
+    # When its cutover starts: the opening of one of its maintenance windows within the wave, in local
+    # wall-clock time as the windows are written (no zone: the province keeps one). None: any time.
+    cutover_starts: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
 
     system: Mapped[LegacySystem] = relationship(lazy="joined", innerjoin=True)
 

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cloudsvc.audit import service as audit
+from cloudsvc.departments import service as departments
 from cloudsvc.errors import InvalidInput, NotFound
 from cloudsvc.migration import domain, lifecycle
 from cloudsvc.migration import service as inventory
@@ -66,10 +67,21 @@ def _check(systems: list[LegacySystem]) -> None:
         )
 
 
+def _subtrees(session: Session, caller: Caller, data: PlanIn) -> dict[str, str]:
+    """The departments the plan's blackouts name, by code, with their paths (each stands for its subtree)."""
+    found: dict[str, str] = {}
+    for code in {code for blackout in data.blackouts for code in blackout.departments}:
+        department = departments.by_code(session, code)
+        if department is None or not caller.may(Permission.migration_read, department.path):
+            raise NotFound("department", code, field="blackouts")
+        found[code] = department.path
+    return found
+
+
 def create(session: Session, caller: Caller, data: PlanIn) -> MigrationPlan:
     systems = _select(session, caller, data)
     _check(systems)
-    result = domain.plan(systems, data)
+    result = domain.plan(systems, data, _subtrees(session, caller, data))
     plan = MigrationPlan(
         method=result.method,
         optimal=result.optimal,
@@ -91,7 +103,12 @@ def create(session: Session, caller: Caller, data: PlanIn) -> MigrationPlan:
                 ends_on=wave.starts_on + timedelta(days=data.wave_days - 1),
                 status="planned",
                 systems=[
-                    WaveSystem(system_id=by_code[code].id, reason=result.reasons[code]) for code in wave.codes
+                    WaveSystem(
+                        system_id=by_code[code].id,
+                        reason=result.reasons[code],
+                        cutover_starts=result.cutover_starts.get(code),
+                    )
+                    for code in wave.codes
                 ],
             )
         )

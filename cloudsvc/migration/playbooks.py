@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,19 @@ def _event(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(playbook_dir: Path, playbook: str, extravars: dict[str, Any], *, inventory: str) -> PlaybookRun:
-    """Run ``playbook_dir/playbook``; never raises for a failing playbook (that is a result, not an error)."""
+def run(
+    playbook_dir: Path,
+    playbook: str,
+    extravars: dict[str, Any],
+    *,
+    inventory: str,
+    cancel: Callable[[], bool] | None = None,
+) -> PlaybookRun:
+    """Run ``playbook_dir/playbook``; never raises for a failing playbook (that is a result, not an error).
+
+    ``cancel`` is asked every few seconds while the playbook runs; when it says True, ansible-runner stops
+    the run (it then ends ``canceled``, a failed result).
+    """
     # ansible-playbook lives beside our interpreter (the virtualenv's bin), which need not be on PATH.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     with tempfile.TemporaryDirectory(prefix="cloudsvc-ansible-") as private:
@@ -54,6 +66,7 @@ def run(playbook_dir: Path, playbook: str, extravars: dict[str, Any], *, invento
             envvars={"PATH": path, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_PYTHON_INTERPRETER": sys.executable},
             quiet=True,
             json_mode=False,
+            cancel_callback=cancel,
         )
         events = [_event(e) for e in runner.events if e.get("event") in _KEPT_EVENTS]
         with runner.stdout as handle:  # each access opens the artifact file anew

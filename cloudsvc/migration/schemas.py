@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from cloudsvc.migration.lifecycle import SystemStatus
 from cloudsvc.migration.vocabulary import Coupling, Strategy
@@ -14,6 +14,10 @@ from cloudsvc.resource_requests.schemas import Classification
 from cloudsvc.validation import Code, JsonObject, Lax, Name, StrictInput, Text
 
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+# A discovery label ("end-of-life", "vmware", "finance"), kept in lower case so that rules match it once.
+Tag = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"), AfterValidator(str.lower)
+]
 
 
 class Criticality(StrEnum):
@@ -55,6 +59,14 @@ class Period(StrictInput):
         return self
 
 
+class PlanBlackout(Period):
+    """Days in which systems must not move: every system's, or only those of the departments given (each
+    with its subtree) or carrying one of the tags."""
+
+    departments: list[Code] = Field(default_factory=list, max_length=100)
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
+
+
 class DependencyIn(StrictInput):
     code: Code = Field(description="The system this one depends on")
     coupling: Lax[Coupling] = Field(
@@ -82,6 +94,11 @@ class SystemIn(StrictInput):
     blackout_periods: list[Period] = Field(default_factory=list, max_length=50)
     strategy: Lax[Strategy] | None = Field(default=None, description="The operator's 7R decision")
     dependencies: list[DependencyIn] = Field(default_factory=list, max_length=500)
+    tags: list[Tag] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Discovery labels the assessment rules read (end-of-life, vmware…) and blackouts select",
+    )
 
     @model_validator(mode="after")
     def _distinct_dependencies(self) -> SystemIn:
@@ -145,6 +162,7 @@ class SystemOut(BaseModel):
     status_reason: str | None
     readiness: Readiness | None
     dependencies: list[dict[str, str]]
+    tags: list[str]
     request_ids: list[str] = Field(default_factory=list, description="Resource requests its move submitted")
     created_at: datetime
     updated_at: datetime
@@ -208,7 +226,11 @@ class PlanIn(StrictInput):
     capacity: Capacity
     first_wave_starts: Lax[date]
     wave_days: int = Field(ge=1, le=366)
-    blackouts: list[Period] = Field(default_factory=list, max_length=500, description="For every system")
+    blackouts: list[PlanBlackout] = Field(
+        default_factory=list,
+        max_length=500,
+        description="For every system, or for the departments' (subtrees) and tags' systems",
+    )
     method: Lax[PlanMethod] = PlanMethod.auto
     time_limit_seconds: float = Field(default=10, gt=0, le=120, description="CP-SAT's budget")
 
@@ -222,6 +244,10 @@ class PlanIn(StrictInput):
 class WaveSystemOut(BaseModel):
     code: str
     reason: str
+    cutover_starts: datetime | None = Field(
+        description="When its cutover starts: an opening of one of its maintenance windows in the wave, in "
+        "local time; null for a system without windows (any time in the wave)"
+    )
 
 
 class WaveOut(BaseModel):
@@ -247,6 +273,19 @@ class PlanOut(BaseModel):
 class CutoverIn(StrictInput):
     extravars: JsonObject = Field(
         default_factory=dict, description="Extra variables for every step's playbook (e.g. source_dir)"
+    )
+
+
+class RecoveryAction(StrEnum):
+    rollback = "rollback"  # undo the step that was running and the completed ones; end rolled_back
+    resume = "resume"  # run the step that was running again, then the rest
+
+
+class RecoverIn(StrictInput):
+    action: Lax[RecoveryAction]
+    reason: Text = Field(min_length=1, description="Why, for the audit trail and the system's reason")
+    extravars: JsonObject = Field(
+        default_factory=dict, description="The extra variables the cutover was started with (not stored)"
     )
 
 

@@ -150,6 +150,7 @@ def as_row(system: LegacySystem) -> dict[str, Any]:
         "blackout_periods": system.blackout_periods,
         "strategy": system.strategy,
         "dependencies": [{"code": d.depends_on.code, "coupling": d.coupling} for d in system.dependencies],
+        "tags": system.tags,
     }
 
 
@@ -185,6 +186,7 @@ def _fill(system: LegacySystem, data: SystemIn, department: Department) -> None:
     system.maintenance_windows = [w.model_dump(mode="json") for w in data.maintenance_windows]
     system.blackout_periods = [p.model_dump(mode="json", exclude_none=True) for p in data.blackout_periods]
     system.strategy = data.strategy
+    system.tags = sorted(set(data.tags))
 
 
 def _edges_without(session: Session, replaced: set[str]) -> list[tuple[str, str, str]]:

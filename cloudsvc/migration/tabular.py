@@ -5,6 +5,7 @@ Cells hold plain text; lists use ';' between items:
     maintenance_windows  "sat 22:00-06:00; sun 00:00-04:00"
     blackout_periods     "2027-03-01..2027-05-31 tax season; 2027-10-01..2027-10-07"
     depends_on           "crm:same_wave; hr-db:before; mail"  (a code alone: not_after)
+    tags                 "vmware; finance"
 
 Parsing never raises on bad content: every problem becomes a ``RowProblem`` naming the spreadsheet row
 (the header is row 1) and the column, so that the whole file can be reported at once.
@@ -43,8 +44,9 @@ COLUMNS: tuple[str, ...] = (
     "blackout_periods",
     "strategy",
     "depends_on",
+    "tags",
 )
-REQUIRED = frozenset(COLUMNS) - {"maintenance_windows", "blackout_periods", "strategy", "depends_on"}
+REQUIRED = frozenset(COLUMNS) - {"maintenance_windows", "blackout_periods", "strategy", "depends_on", "tags"}
 _FIELD_TO_COLUMN = {"department_code": "department", "dependencies": "depends_on"}
 _INTS = ("mlps_level", "vcpus", "ram_mb", "storage_gb", "bandwidth_mbps")
 _WINDOW = re.compile(r"^(?P<weekday>[a-z]{3})\s+(?P<start>\d\d:\d\d)\s*-\s*(?P<end>\d\d:\d\d)$")
@@ -154,6 +156,7 @@ def _structured(cells: dict[str, str], problems: list[tuple[str, str]]) -> dict[
         code, _, coupling = item.partition(":")
         dependencies.append({"code": code.strip(), "coupling": coupling.strip().lower() or DEFAULT_COUPLING})
     data["dependencies"] = dependencies
+    data["tags"] = _items(cells.get("tags", ""))
     return data
 
 
@@ -214,6 +217,7 @@ def _cells(system: dict[str, Any]) -> list[Any]:
         periods,
         system["strategy"] or "",
         depends,
+        "; ".join(system["tags"]),
     ]
 
 

@@ -12,7 +12,16 @@ from cloudsvc.api.deps import CallerDep, Cursor, Limit, SessionDep, SettingsDep,
 from cloudsvc.api.params import CODE_PATTERN, OptionalCodeQuery
 from cloudsvc.db import Database
 from cloudsvc.errors import InvalidInput
-from cloudsvc.migration import assessment, cutover, execution, planning, progress, service, tabular
+from cloudsvc.migration import (
+    assessment,
+    cutover,
+    execution,
+    planning,
+    progress,
+    recovery,
+    service,
+    tabular,
+)
 from cloudsvc.migration.lifecycle import SystemStatus
 from cloudsvc.migration.models import LegacySystem, MigrationPlan, MigrationWave
 from cloudsvc.migration.schemas import (
@@ -30,6 +39,7 @@ from cloudsvc.migration.schemas import (
     PlanOut,
     ProgressOut,
     Readiness,
+    RecoverIn,
     SystemFilter,
     SystemIn,
     SystemOut,
@@ -254,7 +264,10 @@ def _wave_out(wave: MigrationWave) -> WaveOut:
         starts_on=wave.starts_on,
         ends_on=wave.ends_on,
         status=wave.status,
-        systems=[WaveSystemOut(code=ws.system.code, reason=ws.reason) for ws in wave.systems],
+        systems=[
+            WaveSystemOut(code=ws.system.code, reason=ws.reason, cutover_starts=ws.cutover_starts)
+            for ws in wave.systems
+        ],
     )
 
 
@@ -336,12 +349,33 @@ def cutover_system(
     # The cutover writes in transactions of its own between playbook runs; the session that authenticated
     # the caller must not hold a transaction (on SQLite, the write lock) meanwhile.
     session.close()
-    config = cutover.CutoverConfig(
-        playbook_dir=settings.migration_playbook_dir,
-        work_dir=settings.migration_work_dir,
-        inventory=settings.migration_inventory,
+    cutover.run(
+        database, caller, code, dict(body.extravars) if body else {}, cutover.CutoverConfig.of(settings)
     )
-    cutover.run(database, caller, code, dict(body.extravars) if body else {}, config)
+    with database.session() as session:
+        return _cutover_out(session, service.get(session, caller, code))
+
+
+@router.post("/systems/{code}:recover", name="migration.systems.recover")
+def recover_cutover(
+    code: SystemCodePath,
+    body: RecoverIn,
+    database: DatabaseDep,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> CutoverOut:
+    """Take over a cutover whose run fell silent (its process died) and roll it back or resume it."""
+    session.close()  # as for a cutover: the playbooks run between transactions of their own
+    recovery.recover(
+        database,
+        caller,
+        code,
+        body.action,
+        reason=body.reason,
+        extravars=dict(body.extravars),
+        config=cutover.CutoverConfig.of(settings),
+    )
     with database.session() as session:
         return _cutover_out(session, service.get(session, caller, code))
 

@@ -46,9 +46,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cloudsvc.db import Database
 from cloudsvc.provisioning import host_keys
 from cloudsvc.provisioning.jobs import Job, LeaseLost, Ledger
+from cloudsvc.zones import capacity
 from provisioners import base
 
 KEY = "baseline"
+_CLOUDSVC_KEYS = frozenset({KEY, capacity.KEY})
 SOURCE_ANSIBLE_DIR = Path(__file__).resolve().parents[2] / "ansible"
 STEP_PREFIX = "baseline: "
 _TASK_EVENTS = {"runner_on_ok": "done", "runner_on_failed": "failed", "runner_on_unreachable": "failed"}
@@ -101,8 +103,8 @@ def levels(settings: BaselineSettings) -> set[int]:
 
 
 def driver_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """A zone's settings as its driver sees them: without the baseline block, which is cloudsvc's."""
-    return {k: v for k, v in settings.items() if k != KEY}
+    """A zone's settings as its driver sees them: without cloudsvc's own blocks (baseline, capacity)."""
+    return {k: v for k, v in settings.items() if k not in _CLOUDSVC_KEYS}
 
 
 def parse(settings: Mapping[str, Any]) -> BaselineSettings | None:

@@ -12,6 +12,7 @@ from cloudsvc.audit import service as audit
 from cloudsvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cloudsvc.principals.authz import Caller, Permission
 from cloudsvc.provisioning import baseline
+from cloudsvc.zones import capacity
 from cloudsvc.zones.models import Zone
 from cloudsvc.zones.schemas import ZoneCreate
 from provisioners import registry
@@ -40,6 +41,7 @@ def create(session: Session, caller: Caller, data: ZoneCreate) -> Zone:
         raise InvalidInput(str(exc), field="backend") from exc
     try:
         wanted = baseline.parse(data.settings)
+        capacity.parse(data.settings)
         registry.validate(data.backend, baseline.driver_settings(data.settings))
     except InvalidSettings as exc:
         raise InvalidInput(str(exc), field=f"settings.{exc.field}") from exc

@@ -369,13 +369,23 @@ LEGACY_SYSTEM = {
     "blackout_periods": [{"start": "2027-03-01", "end": "2027-03-15", "reason": "tax season"}],
     "strategy": "rehost",
     "dependencies": [{"code": "db", "coupling": "before"}],
+    "tags": ["gis", "Legacy-OS"],
 }
 PLAN = {
     "systems": ["gis"],
     "capacity": {"systems": 5, "vcpus": 64, "storage_gb": 1000, "cutover_hours": 24},
     "first_wave_starts": "2027-01-04",
     "wave_days": 14,
-    "blackouts": [{"start": "2027-02-01", "end": "2027-02-14"}],
+    "blackouts": [
+        {"start": "2027-02-01", "end": "2027-02-14"},
+        {
+            "start": "2027-03-01",
+            "end": "2027-03-31",
+            "reason": "tax",
+            "departments": ["city-a"],
+            "tags": ["tax"],
+        },
+    ],
     "method": "heuristic",
 }
 # The migration routes that take JSON.
@@ -394,6 +404,12 @@ MIGRATION_ENDPOINTS = [
     Endpoint("POST", "/v1/migration/systems/{code}:assess", ({"note": "after the upgrade"},), "admin"),
     Endpoint(
         "POST", "/v1/migration/systems/{code}:cutover", ({"extravars": {"source_dir": "/srv/data"}},), "admin"
+    ),
+    Endpoint(
+        "POST",
+        "/v1/migration/systems/{code}:recover",
+        ({"action": "rollback", "reason": "node lost", "extravars": {"source_dir": "/srv/data"}},),
+        "admin",
     ),
     Endpoint("POST", "/v1/migration/plans", (PLAN,), "admin"),
     Endpoint("POST", "/v1/migration/waves/{wave_id}:execute", ({"image": "kylin-v10"},), "admin"),
@@ -428,6 +444,13 @@ BODY_ENDPOINTS = [
                 "mlps_level": 3,
                 "xinchuang": True,
                 "settings": {"build_steps": 2, "fail_images": ["broken-image"], "note": "lab"},
+            },
+            {
+                "name": "sized-zone",
+                "backend": "simulator",
+                "network": "intranet",
+                "mlps_level": 4,
+                "settings": {"capacity": {"vcpus": 2000, "ram_mb": 8_192_000, "volume_gb": 500_000}},
             },
         ),
         "admin",

@@ -171,6 +171,7 @@ def test_xlsx_round_trip_by_multipart_upload(client: TestClient, world: World) -
         "blackout_periods",
         "strategy",
         "dependencies",
+        "tags",
     )
     assert [{k: s[k] for k in keep} for s in after] == [{k: s[k] for k in keep} for s in before]
 

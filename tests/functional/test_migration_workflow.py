@@ -9,35 +9,25 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from cloudsvc.config import Settings
 from cloudsvc.db import Database
-from cloudsvc.migration import domain
-from cloudsvc.migration.models import LegacySystem
-from cloudsvc.migration.schemas import PlanIn
-from cloudsvc.provisioning.worker import Worker, WorkerSettings
-from migrations_plan.planner import Plan, Wave, violations
-from tests.migration_support import import_csv, operator, row
-from tests.support import Headers, World
+from tests.migration_support import (
+    executed_system,
+    import_csv,
+    operator,
+    plan_body,
+    plan_violations,
+    row,
+    settle_requests,
+)
+from tests.support import World
 
 
 @pytest.fixture
 def work_dir(tmp_path: Path, settings: Settings) -> Path:
     settings.migration_work_dir = tmp_path / "work"
     return settings.migration_work_dir
-
-
-def _plan_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "capacity": {"systems": 2, "vcpus": 64, "storage_gb": 10_000, "cutover_hours": 24},
-        "first_wave_starts": "2027-01-04",
-        "wave_days": 14,
-        "blackouts": [{"start": "2027-02-01", "end": "2027-02-14", "reason": "spring festival"}],
-        "method": "auto",
-    }
-    body.update(overrides)
-    return body
 
 
 def test_assessment_suggests_a_strategy_and_places_by_the_rules(client: TestClient, world: World) -> None:
@@ -95,7 +85,7 @@ def test_a_plan_satisfies_every_constraint(client: TestClient, world: World, dat
     World.ok(import_csv(client, ops, rows))
     codes = [r["code"] for r in rows]
     World.ok(client.post("/v1/migration/systems:assess", headers=ops, json={"codes": codes}))
-    body = _plan_body(systems=codes)
+    body = plan_body(systems=codes)
     plan = World.ok(client.post("/v1/migration/plans", headers=ops, json=body))
     assert plan["method"] in ("heuristic", "cp-sat")
     assert plan["lower_bound"] >= 1
@@ -103,26 +93,7 @@ def test_a_plan_satisfies_every_constraint(client: TestClient, world: World, dat
     assert all(c["reason"] for w in plan["waves"] for c in w["systems"])
     assert plan == World.ok(client.get(f"/v1/migration/plans/{plan['id']}", headers=ops))
 
-    # Check the stored plan against the problem the planner was asked, with the planner's own checker.
-    with database.session() as session:
-        systems = list(session.scalars(select(LegacySystem).where(LegacySystem.code.in_(codes))).unique())
-        problem = domain.problem_of(systems, PlanIn.model_validate(body, strict=False))
-    stored = Plan(
-        waves=tuple(
-            Wave(
-                w["number"],
-                date.fromisoformat(w["starts_on"]),
-                date.fromisoformat(w["ends_on"]),
-                tuple(c["code"] for c in w["systems"]),
-            )
-            for w in plan["waves"]
-        ),
-        method=plan["method"],
-        optimal=plan["optimal"],
-        lower_bound=plan["lower_bound"],
-        reasons={c["code"]: c["reason"] for w in plan["waves"] for c in w["systems"]},
-    )
-    assert violations(problem, stored) == []
+    assert plan_violations(database, body, plan) == []
     wave_of = {c["code"]: w["number"] for w in plan["waves"] for c in w["systems"]}
     assert wave_of["api"] > wave_of["db"]
     assert wave_of["web"] == wave_of["api"]
@@ -139,41 +110,20 @@ def test_a_plan_satisfies_every_constraint(client: TestClient, world: World, dat
 def test_planning_refuses_unassessed_systems_and_loose_dependencies(client: TestClient, world: World) -> None:
     ops = operator(world)
     World.ok(import_csv(client, ops, [row("db"), row("api", depends_on="db")]))
-    unassessed = client.post("/v1/migration/plans", headers=ops, json=_plan_body(systems=["api"]))
+    unassessed = client.post("/v1/migration/plans", headers=ops, json=plan_body(systems=["api"]))
     assert unassessed.status_code == 422
     assert "api (not_started)" in unassessed.json()["detail"]
     World.ok(client.post("/v1/migration/systems/api:assess", headers=ops))
-    outside = client.post("/v1/migration/plans", headers=ops, json=_plan_body(systems=["api"]))
+    outside = client.post("/v1/migration/plans", headers=ops, json=plan_body(systems=["api"]))
     assert outside.status_code == 422
     assert "api → db" in outside.json()["detail"]
-
-
-def _settle_requests(world: World, database: Database, request_ids: list[str]) -> None:
-    """Both approval stages, then the provisioning worker on the simulator zones."""
-    approvers = (world.principal("dept_approver@prov"), world.principal("cloud_approver"))
-    for request_id in request_ids:
-        for approver in approvers:
-            world.approve(approver, request_id)
-    Worker(database, WorkerSettings()).tick()
-
-
-def _executed(client: TestClient, world: World, database: Database, ops: Headers) -> dict[str, Any]:
-    World.ok(import_csv(client, ops, [row("crm", storage_gb=200, bandwidth_mbps=20)]))
-    World.ok(client.post("/v1/migration/systems/crm:assess", headers=ops))
-    plan = World.ok(client.post("/v1/migration/plans", headers=ops, json=_plan_body(systems=["crm"])))
-    wave_id = plan["waves"][0]["id"]
-    executed = World.ok(client.post(f"/v1/migration/waves/{wave_id}:execute", headers=ops))
-    assert len(executed["systems"]) == 1
-    system: dict[str, Any] = executed["systems"][0]
-    assert system["status"] == "provisioning"
-    return system
 
 
 def test_executing_a_wave_submits_requests_through_quota_and_approval(
     client: TestClient, world: World, database: Database
 ) -> None:
     ops = operator(world)
-    system = _executed(client, world, database, ops)
+    system = executed_system(client, ops)
     requests = [World.ok(client.get(f"/v1/requests/{rid}", headers=ops)) for rid in system["request_ids"]]
     assert sorted(r["kind"] for r in requests) == ["bandwidth", "server", "volume"]
     assert {r["status"] for r in requests} == {"pending_approval"}
@@ -193,8 +143,8 @@ def test_a_failing_cutover_step_rolls_back_and_says_why_then_a_retry_migrates(
     client: TestClient, world: World, database: Database, work_dir: Path, tmp_path: Path
 ) -> None:
     ops = operator(world)
-    system = _executed(client, world, database, ops)
-    _settle_requests(world, database, system["request_ids"])
+    system = executed_system(client, ops)
+    settle_requests(world, database, system["request_ids"])
 
     failed = World.ok(
         client.post(
@@ -209,6 +159,7 @@ def test_a_failing_cutover_step_rolls_back_and_says_why_then_a_retry_migrates(
     assert [(s["step"], s["rollback"], s["outcome"]) for s in failed["steps"]] == [
         ("prepare", False, "ok"),
         ("replicate", False, "failed"),
+        ("replicate", True, "ok"),  # the failing step may have done part of its work
         ("prepare", True, "ok"),
     ]
     replicate = failed["steps"][1]

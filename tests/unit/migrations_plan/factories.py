@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
-from migrations_plan.model import Coupling, Dependency, LegacySystem, Period
+from migrations_plan.model import (
+    WEEKDAYS,
+    Coupling,
+    Dependency,
+    LegacySystem,
+    MaintenanceWindow,
+    Period,
+    ScopedBlackout,
+)
 from migrations_plan.planner import PlanningProblem, WaveCapacity
 
 START = date(2026, 1, 5)  # a Monday
@@ -21,10 +29,12 @@ def system(
     mlps_level: int = 2,
     tags: tuple[str, ...] = (),
     criticality: str = "medium",
+    department: str = "finance",
+    windows: tuple[MaintenanceWindow, ...] = (),
 ) -> LegacySystem:
     return LegacySystem(
         code=code,
-        department_code="finance",
+        department_code=department,
         classified=classified,
         mlps_level=mlps_level,
         vcpus=vcpus,
@@ -35,7 +45,13 @@ def system(
         cutover_hours=cutover_hours,
         blackouts=blackouts,
         tags=tags,
+        windows=windows,
     )
+
+
+def window(weekday: str, opens: str, closes: str) -> MaintenanceWindow:
+    """A weekly maintenance window, e.g. window("sat", "22:00", "06:00")."""
+    return MaintenanceWindow(WEEKDAYS.index(weekday), time.fromisoformat(opens), time.fromisoformat(closes))
 
 
 def dep(system: str, depends_on: str, coupling: str = "before") -> Dependency:
@@ -50,6 +66,7 @@ def problem(
     blackouts: tuple[Period, ...] = (),
     max_waves: int | None = None,
     wave_days: int = 7,
+    scoped_blackouts: tuple[ScopedBlackout, ...] = (),
 ) -> PlanningProblem:
     return PlanningProblem(
         systems=tuple(systems),
@@ -59,4 +76,5 @@ def problem(
         wave_days=wave_days,
         blackouts=blackouts,
         max_waves=max_waves,
+        scoped_blackouts=scoped_blackouts,
     )

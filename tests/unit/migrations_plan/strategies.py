@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from hypothesis import strategies as st
 
-from migrations_plan.model import Coupling, Dependency, Period
+from migrations_plan.model import Coupling, Dependency, MaintenanceWindow, Period, ScopedBlackout
 from migrations_plan.planner import Plan, PlanningProblem, Wave, WaveCapacity, violations
 
 from .factories import START, problem, system
+
+DEPARTMENTS = ["finance", "health", "education"]
+TAGS = ["tax", "exams"]
 
 
 @st.composite
@@ -19,6 +22,22 @@ def periods(draw: st.DrawFn, label: str) -> Period:
     length = draw(st.integers(0, 12))
     starts = START + timedelta(days=offset)
     return Period(starts, starts + timedelta(days=length), label)
+
+
+@st.composite
+def windows(draw: st.DrawFn) -> tuple[MaintenanceWindow, ...]:
+    """Mostly none (any time); else one or two weekly windows, at times that do not matter to the plan."""
+    days = draw(st.sets(st.integers(0, 6), max_size=2) | st.just(set()))
+    return tuple(
+        MaintenanceWindow(day, time(draw(st.sampled_from([1, 22]))), time(5)) for day in sorted(days)
+    )
+
+
+@st.composite
+def scoped_blackouts(draw: st.DrawFn) -> ScopedBlackout:
+    departments = draw(st.sets(st.sampled_from(DEPARTMENTS), max_size=1))
+    tags = draw(st.sets(st.sampled_from(TAGS), min_size=0 if departments else 1, max_size=1))
+    return ScopedBlackout(draw(periods("scoped")), frozenset(departments), frozenset(tags))
 
 
 @st.composite
@@ -33,6 +52,9 @@ def planning_problems(
             storage_gb=draw(st.integers(0, 300)),
             cutover_hours=draw(st.sampled_from([0.0, 0.1, 0.5, 1.0, 2.25, 3.0])),
             blackouts=tuple(draw(st.lists(periods(f"blackout of s{i}"), max_size=2))),
+            department=draw(st.sampled_from(DEPARTMENTS)),
+            tags=tuple(draw(st.sets(st.sampled_from([t.upper() for t in TAGS] + TAGS), max_size=2))),
+            windows=draw(windows()),
         )
         for i in range(count)
     ]
@@ -58,7 +80,8 @@ def planning_problems(
         capacity=capacity,
         blackouts=tuple(draw(st.lists(periods("global"), max_size=2))),
         max_waves=draw(st.none() | st.integers(1, 8)) if max_waves else None,
-        wave_days=draw(st.integers(2, 10)),
+        wave_days=draw(st.integers(1, 10)),  # under a week, the maintenance windows decide waves too
+        scoped_blackouts=tuple(draw(st.lists(scoped_blackouts(), max_size=2))),
     )
 
 
@@ -79,6 +102,22 @@ def brute_force_last_wave(prob: PlanningProblem, horizon: int) -> int | None:
                 )
                 for k in sorted(set(assignment))
             )
-            if not violations(prob, Plan(waves, "brute", False, 0, reasons)):
+            starts = {
+                c: _first_opening(prob, w, s.windows)
+                for c, w, s in zip(codes, assignment, prob.systems, strict=True)
+                if s.windows
+            }
+            if not violations(prob, Plan(waves, "brute", False, 0, reasons, starts)):
                 return last
+    return None
+
+
+def _first_opening(prob: PlanningProblem, wave: int, found: tuple[MaintenanceWindow, ...]) -> datetime | None:
+    """The brute force's own reading of when a window first opens in a wave (none: the checker says so)."""
+    period = prob.wave_period(wave)
+    for offset in range((period.ends - period.starts).days + 1):
+        day = period.starts + timedelta(days=offset)
+        for w in found:
+            if w.weekday == day.weekday():
+                return datetime.combine(day, w.opens)
     return None

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from migrations_plan.model import Period
+from migrations_plan.model import Period, ScopedBlackout
 from migrations_plan.planner import Plan, PlanningProblem, Wave, WaveCapacity, violations
 
-from .factories import START, dep, problem, system
+from .factories import START, dep, problem, system, window
 
 WEEK = timedelta(days=7)
 
@@ -151,3 +151,84 @@ def test_fractional_cutover_hours_that_add_up_exactly_fit() -> None:
     )
     plan = Plan((wave(1, "a", "b", "c"),), "heuristic", True, 1, dict.fromkeys("abc", "test"))
     assert violations(prob, plan) == []
+
+
+SATURDAY_NIGHT = window("sat", "22:00", "06:00")
+SATURDAY = START + timedelta(days=5)
+
+
+def windowed() -> tuple[PlanningProblem, Plan]:
+    """A system that may be taken down on Saturday nights only, and two under scoped blackouts of wave 1."""
+    prob = problem(
+        [
+            system("portal", windows=(SATURDAY_NIGHT, window("sun", "01:00", "05:00"))),
+            system("ledger", department="treasury"),
+            system("filing", department="health", tags=("Tax",)),
+        ],
+        scoped_blackouts=(
+            ScopedBlackout(Period(START, START, "year-end close"), departments=frozenset({"treasury"})),
+            ScopedBlackout(Period(START, START, "tax season"), tags=frozenset({"tax"})),
+        ),
+    )
+    plan = Plan(
+        waves=(wave(1, "portal"), wave(2, "ledger", "filing")),
+        method="heuristic",
+        optimal=True,
+        lower_bound=2,
+        reasons=dict.fromkeys(("portal", "ledger", "filing"), "test"),
+        cutover_starts={"portal": datetime.combine(SATURDAY, time(22)), "ledger": None},
+    )
+    return prob, plan
+
+
+def test_a_valid_plan_with_windows_and_scoped_blackouts_passes() -> None:
+    prob, plan = windowed()
+    assert violations(prob, plan) == []
+
+
+def _starts(**starts: datetime | None) -> Callable[[Plan], Plan]:
+    return lambda plan: replace(plan, cutover_starts=starts)
+
+
+WINDOW_BREAKAGES: dict[str, tuple[Callable[[Plan], Plan], str]] = {
+    "no start for a system with windows": (
+        _starts(),
+        "portal: no cutover start given, its maintenance windows are sat 22:00-06:00, sun 01:00-05:00",
+    ),
+    "a start outside its windows": (
+        _starts(portal=datetime.combine(SATURDAY, time(21))),
+        "portal: cutover starts Sat 2026-01-10 21:00, not when one of its maintenance windows opens",
+    ),
+    "a start on the wrong day": (
+        _starts(portal=datetime.combine(SATURDAY - timedelta(days=1), time(22))),
+        "not when one of its maintenance windows opens",
+    ),
+    "a start in another wave": (
+        _starts(portal=datetime.combine(SATURDAY + WEEK, time(22))),
+        "portal: cutover starts 2026-01-17 22:00, outside its wave (2026-01-05..2026-01-11)",
+    ),
+    "a start outside the wave of a system without windows": (
+        _starts(portal=datetime.combine(SATURDAY, time(22)), ledger=datetime.combine(START, time(1))),
+        "ledger: cutover starts 2026-01-05 01:00, outside its wave (2026-01-12..2026-01-18)",
+    ),
+    "a start for a stranger": (
+        _starts(portal=datetime.combine(SATURDAY, time(22)), ghost=None),
+        "cutover starts given for ghost, not systems of the problem",
+    ),
+    "a department's blackout": (
+        with_waves(wave(1, "portal", "ledger"), wave(2, "filing")),
+        "ledger: wave 1 (2026-01-05..2026-01-11) overlaps blackout year-end close",
+    ),
+    "a tag's blackout, whatever the tag's case": (
+        with_waves(wave(1, "portal", "filing"), wave(2, "ledger")),
+        "filing: wave 1 (2026-01-05..2026-01-11) overlaps blackout tax season",
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(WINDOW_BREAKAGES))
+def test_each_broken_window_or_scoped_blackout_is_named(breakage: str) -> None:
+    prob, plan = windowed()
+    change, expected = WINDOW_BREAKAGES[breakage]
+    found = violations(prob, change(plan))
+    assert any(expected in message for message in found), found

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 
 import pytest
 
-from migrations_plan.model import Period
-from migrations_plan.planner import WaveCapacity, plan_waves, violations
+from migrations_plan.model import Period, ScopedBlackout
+from migrations_plan.planner import PlanningError, WaveCapacity, plan_waves, violations
 
-from .factories import START, dep, problem, system
+from .factories import START, dep, problem, system, window
 
 TAX = Period(START, START + timedelta(days=13), "tax season")  # waves 1 and 2 (weekly waves)
 
@@ -103,3 +104,87 @@ def test_auto_uses_cp_sat_only_when_the_heuristic_misses_the_bound() -> None:
     auto = plan_waves(packing)
     assert (auto.method, auto.last_wave, auto.optimal, auto.lower_bound) == ("cp-sat", 5, True, 5)
     assert violations(packing, auto) == []
+
+
+@pytest.mark.parametrize("method", ["heuristic", "cp-sat"])
+def test_a_cutover_starts_when_a_maintenance_window_opens(method: str) -> None:
+    # Daily waves from a Monday: the portal may only be taken down from Saturday 22:00, in wave 6.
+    prob = problem(
+        [system("portal", windows=(window("sat", "22:00", "06:00"),)), system("mail")],
+        wave_days=1,
+    )
+    plan = plan_waves(prob, method=method)
+    assert plan.wave_of() == {"portal": 6, "mail": 1}
+    assert plan.optimal
+    assert plan.cutover_starts == {"portal": datetime(2026, 1, 10, 22, 0), "mail": None}
+    assert plan.reasons["portal"] == (
+        "wave 6: no dependency holds it back; "
+        "wave 1 opens none of the maintenance windows of portal (sat 22:00-06:00); "
+        "wave 2 opens none of the maintenance windows of portal (sat 22:00-06:00); "
+        "… and 3 more waves: wave 5 opens none of the maintenance windows of portal (sat 22:00-06:00)"
+    )
+    assert violations(prob, plan) == []
+
+
+@pytest.mark.parametrize("method", ["heuristic", "cp-sat"])
+def test_windows_and_dependencies_together(method: str) -> None:
+    # Two-day waves from Monday: wave 1 = Mon-Tue, 2 = Wed-Thu, 3 = Fri-Sat, 4 = Sun-Mon, ...
+    prob = problem(
+        [
+            system("db", windows=(window("sun", "02:00", "04:00"),)),
+            system("app", windows=(window("wed", "20:00", "23:00"), window("fri", "20:00", "23:00"))),
+        ],
+        [dep("app", "db", "before")],
+        wave_days=2,
+    )
+    plan = plan_waves(prob, method=method)
+    # db's Sunday first falls in wave 4 (Sun-Mon); app after it, in wave 5 (Tue-Wed) on Wednesday.
+    assert plan.wave_of() == {"db": 4, "app": 5}
+    assert plan.cutover_starts == {"db": datetime(2026, 1, 11, 2, 0), "app": datetime(2026, 1, 14, 20, 0)}
+    assert plan.optimal
+    assert violations(prob, plan) == []
+
+
+def test_systems_that_move_together_need_a_wave_where_both_windows_open() -> None:
+    prob = problem(
+        [
+            system("a", windows=(window("mon", "22:00", "02:00"),)),
+            system("b", windows=(window("tue", "22:00", "02:00"),)),
+        ],
+        [dep("b", "a", "same_wave")],
+        wave_days=1,
+    )
+    with pytest.raises(PlanningError) as refused:
+        plan_waves(prob)
+    assert refused.value.problems == [
+        "systems a, b move together, but their maintenance windows never open in one wave"
+    ]
+    assert refused.value.systems == ["a", "b"]
+    # With two-day waves, Monday and Tuesday share wave 1.
+    plan = plan_waves(replace(prob, wave_days=2))
+    assert plan.wave_of() == {"a": 1, "b": 1}
+
+
+@pytest.mark.parametrize("method", ["heuristic", "cp-sat"])
+def test_blackouts_of_a_department_or_a_tag_keep_only_their_systems_out(method: str) -> None:
+    prob = problem(
+        [
+            system("ledger", department="finance"),
+            system("clinic", department="health"),
+            system("claims", department="health", tags=("TAX",)),
+        ],
+        scoped_blackouts=(
+            ScopedBlackout(TAX, departments=frozenset({"finance"})),
+            ScopedBlackout(TAX, tags=frozenset({"tax"})),
+        ),
+    )
+    plan = plan_waves(prob, method=method)
+    assert plan.wave_of() == {"ledger": 3, "clinic": 1, "claims": 3}
+    assert plan.reasons["ledger"].startswith(
+        "wave 3: no dependency holds it back; "
+        "wave 1 overlaps blackout tax season (2026-01-05..2026-01-18) for department finance"
+    )
+    assert (
+        "wave 1 overlaps blackout tax season (2026-01-05..2026-01-18) for tag tax" in plan.reasons["claims"]
+    )
+    assert violations(prob, plan) == []

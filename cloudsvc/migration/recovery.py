@@ -1,0 +1,137 @@
+"""The way out of a cutover whose run died (its process killed, its machine lost): an operator takes it
+over and either rolls it back or resumes it.
+
+The system is then still ``cutting_over`` and its run silent. Once the silence has lasted
+``cutover.STALE_AFTER`` (a run alive says so every ``cutover.HEARTBEAT``, even in the middle of a long
+playbook), an operator may take the cutover over: a new run id becomes the owner, so the old run, if it was
+only stalled, writes nothing more and has its playbook cancelled. Then, with the attempt's records:
+
+- ``rollback``: the step that was running when the run died (the first without a successful record; it may
+  have done part of its work) is undone, then the completed ones backwards; the system ends rolled_back.
+- ``resume``: that step runs again from its start (step playbooks are idempotent), then the rest; a failure
+  rolls back as in any cutover, and success ends migrated.
+
+The takeover is audited with the operator's reason; the end is audited as for any cutover. The original
+run's extra variables are not stored (they may hold anything), so the operator gives them again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloudsvc.audit import service as audit
+from cloudsvc.db import Database, utcnow
+from cloudsvc.errors import Conflict
+from cloudsvc.migration import cutover
+from cloudsvc.migration import service as inventory
+from cloudsvc.migration.cutover import STEPS, CutoverConfig, Fence, Run
+from cloudsvc.migration.lifecycle import SystemStatus
+from cloudsvc.migration.models import CutoverStep, LegacySystem
+from cloudsvc.migration.schemas import RecoveryAction as Recovery
+from cloudsvc.principals.authz import Caller
+
+
+def _done(session: Session, system_id: int, attempt: int) -> list[str]:
+    """The steps of the attempt that completed, in order (they complete in STEPS order, without gaps)."""
+    succeeded = set(
+        session.scalars(
+            select(CutoverStep.step).where(
+                CutoverStep.system_id == system_id,
+                CutoverStep.attempt == attempt,
+                CutoverStep.rollback.is_(False),
+                CutoverStep.outcome == "ok",
+            )
+        )
+    )
+    done: list[str] = []
+    for step in STEPS:
+        if step not in succeeded:
+            break
+        done.append(step)
+    return done
+
+
+def _take_over(
+    session: Session,
+    caller: Caller,
+    code: str,
+    action: Recovery,
+    reason: str,
+    extravars: dict[str, Any],
+    config: CutoverConfig,
+) -> tuple[Run, list[str]]:
+    system = inventory.get_managed(session, caller, code)
+    session.execute(select(LegacySystem.id).where(LegacySystem.id == system.id).with_for_update())
+    session.refresh(system)
+    if system.status != SystemStatus.cutting_over:
+        raise Conflict(
+            f"system {code} is {system.status}; only a cutover under way can be recovered",
+            current_status=system.status,
+        )
+    heard = system.cutover_heartbeat_at
+    if heard is not None and utcnow() - heard < cutover.STALE_AFTER:
+        raise Conflict(
+            f"the cutover of {code} is alive: last heard of at {heard.isoformat()}; it may be recovered "
+            f"after {cutover.STALE_AFTER.total_seconds():g} s of silence",
+            last_heartbeat=heard.isoformat(),
+        )
+    attempt = session.scalar(
+        select(CutoverStep.attempt)
+        .where(CutoverStep.system_id == system.id)
+        .order_by(CutoverStep.attempt.desc())
+        .limit(1)
+    )
+    if attempt is None:  # it died before its first record: the attempt it had begun
+        attempt = 1
+    done = _done(session, system.id, attempt)
+    abandoned = system.cutover_run
+    run = Run(system.id, code, attempt, cutover.own(system), cutover.variables_for(system, extravars, config))
+    system.status_reason = f"cutover attempt {attempt} taken over by {caller.name} to {action}: {reason}"
+    audit.record(
+        session,
+        actor=caller.actor,
+        action="migration.cutover.recover",
+        target_type="legacy_system",
+        target_id=code,
+        detail={
+            "recovery": action.value,
+            "reason": reason,
+            "attempt": attempt,
+            "abandoned_run": abandoned,
+            "last_heartbeat": heard.isoformat() if heard else None,
+            "completed_steps": done,
+            "extravars": sorted(extravars),
+        },
+    )
+    return run, done
+
+
+def recover(
+    database: Database,
+    caller: Caller,
+    code: str,
+    action: Recovery,
+    *,
+    reason: str,
+    extravars: dict[str, Any],
+    config: CutoverConfig,
+) -> None:
+    with database.transaction() as session:
+        run, done = _take_over(session, caller, code, action, reason, extravars, config)
+    fence = Fence(database, run)
+    left = list(STEPS[len(done) :])
+    if action == Recovery.resume:
+        cutover.carry_on(config, caller, fence, left, done)
+        return
+    undone = [*left[:1], *reversed(done)]  # the step that was running, if any, then the completed ones
+    undo_failed = cutover.undo(config, fence, undone)
+    cutover.finish(
+        caller,
+        fence,
+        failure=f"cutover attempt {run.attempt} abandoned and rolled back by {caller.name}: {reason}",
+        detail={"recovery": action.value, "rolled_back": undone},
+        undo_failed=undo_failed,
+    )
