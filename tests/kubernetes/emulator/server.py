@@ -53,8 +53,9 @@ def _route(path: str) -> tuple[Resource, str | None, str | None]:
 class Emulator:
     """The cluster served over HTTP on 127.0.0.1 in a thread; ``kubeconfig`` writes a file to reach it."""
 
-    def __init__(self, cluster: Cluster | None = None) -> None:
+    def __init__(self, cluster: Cluster | None = None, *, token: str = TOKEN) -> None:
         self.cluster = cluster or Cluster()
+        self.token = token  # the one bearer token this API server takes
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,19 +93,13 @@ class Emulator:
         self.server.server_close()
         self.thread.join()
 
-    def kubeconfig(self, path: Path, *, context: str = "emulator", token: str = TOKEN) -> Path:
+    def kubeconfig(self, path: Path, *, context: str = "emulator", token: str | None = None) -> Path:
         document = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "cloudsvc", "user": {"token": token}}],
-            "contexts": [
-                {"name": context, "context": {"cluster": "emulator", "user": "cloudsvc"}},
-                {
-                    "name": "elsewhere",
-                    "context": {"cluster": "emulator", "user": "cloudsvc", "namespace": "x"},
-                },
-            ],
+            "users": [{"name": "cloudsvc", "user": {"token": token or self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": "emulator", "user": "cloudsvc"}}],
             "current-context": context,
         }
         path.write_text(json.dumps(document))  # JSON is YAML
@@ -148,7 +143,7 @@ class Emulator:
             request.close_connection = True
             request.connection.close()
             return
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
             self._send(request, 401, ApiError(401, "Unauthorized", "Unauthorized").status)
             return
         if fault is not None and fault.status is not None:
