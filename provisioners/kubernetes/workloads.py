@@ -31,6 +31,12 @@ VM_FAILED = {
     "ErrorDataVolumeNotFound",
     "DataVolumeError",
 }
+# How KubeVirt says that the cluster refused what a VM needs. The VMI controller's failure to create the
+# virt-launcher pod is the instance's Synchronized=False/FailedCreate, copied onto the VM; since KubeVirt
+# 1.4 the VM controller's failure to get its DataVolumes' claims is Failure=True/FailedCreate. KubeVirt
+# retries both for ever and the VM says only "Starting" or "Provisioning"; a refusal by admission (the
+# ResourceQuota, a LimitRange, PodSecurity: "… is forbidden: …") does not heal by waiting.
+REFUSED = {("Synchronized", "False"), ("Failure", "True")}
 SERVER_KINDS = {"vm": "VirtualMachine", "container": "Deployment"}
 SERVER_SELECTOR = f"{objects.KIND}=server"
 BANDWIDTH_SELECTOR = f"{objects.KIND}=bandwidth"
@@ -44,6 +50,19 @@ def _mine(obj: Obj, key: ResourceKey) -> Obj:
             f"{key.request_id}'s; it was not made by cloudsvc and is left alone"
         )
     return obj
+
+
+def refusal(conditions: list[Obj]) -> str | None:
+    """The API server's refusal that KubeVirt reports in a VM's conditions, if it reports one."""
+    for condition in conditions:
+        message = str(condition.get("message") or "")
+        if (
+            (condition.get("type"), condition.get("status")) in REFUSED
+            and condition.get("reason") == "FailedCreate"
+            and " is forbidden: " in message
+        ):
+            return message
+    return None
 
 
 def _message(conditions: list[Obj], *types: str) -> str | None:
@@ -99,6 +118,9 @@ def _observed_vm(kube: Kube, ns: str, key: ResourceKey, vm: Obj) -> Observed:
     if printable in VM_FAILED:
         message = _message(status.get("conditions") or [], "Failure", "Ready") or printable
         return Observed(State.failed, uid, message=f"KubeVirt: {printable}: {message}", details=details)
+    refused = refusal(status.get("conditions") or [])
+    if refused is not None:
+        return Observed(State.failed, uid, message=f"KubeVirt: {refused}", details=details)
     if not (status.get("ready") and printable == "Running"):
         return Observed(State.building, uid, details=details)
     vmi = kube.get("VirtualMachineInstance", key.name, ns) or {}

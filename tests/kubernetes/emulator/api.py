@@ -106,6 +106,21 @@ def invalid(resource: Resource, name: str, causes: list[str]) -> ApiError:
     return ApiError(422, "Invalid", message, details)
 
 
+def owned_by(obj: Obj) -> list[Obj]:
+    """ownerReferences naming ``obj`` as the controller, as a controller sets them on what it makes."""
+    meta = obj["metadata"]
+    return [
+        {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
 def format_quantity(value: Decimal, like: str) -> str:
     """A quantity the way the API server prints one: in the binary suffixes when ``like`` used them,
     with the largest suffix that keeps it whole; milli-units for fractions."""

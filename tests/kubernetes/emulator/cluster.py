@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from kubernetes.utils import parse_quantity
 
+from tests.kubernetes.emulator import kubevirt
 from tests.kubernetes.emulator.api import (
     BY_KIND,
     DNS_LABEL,
@@ -29,6 +30,7 @@ from tests.kubernetes.emulator.api import (
     format_quantity,
     invalid,
     not_found,
+    owned_by,
 )
 
 # --- the emulated cluster ----------------------------------------------------------------------------
@@ -53,6 +55,7 @@ class Cluster:
     hold: set[str] = field(default_factory=set)  # kinds whose controllers leave them not ready
     broken_images: set[str] = field(default_factory=set)
     hold_terminating: bool = False
+    launcher_overhead_mb: int = 256  # memory a virt-launcher pod asks beyond its VM's (see kubevirt.py)
     objects: dict[tuple[str, str | None, str], Obj] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
@@ -107,6 +110,11 @@ class Cluster:
             body = copy.deepcopy(body)
             meta = body.setdefault("metadata", {})
             name = str(meta.get("name") or "")
+            # Refusals name an object made by generateName as its prefix ("virt-launcher-vm1-"), as the
+            # API server does: admission runs before the name is made up.
+            shown = name or str(meta.get("generateName") or "")
+            if not name and shown:
+                name = meta["name"] = f"{shown}{uuid.uuid4().hex[:5]}"
             if resource.namespaced:
                 if meta.get("namespace", namespace) != namespace:
                     raise ApiError(
@@ -125,7 +133,7 @@ class Cluster:
                 if ns["status"]["phase"] == "Terminating":
                     raise forbidden(
                         resource,
-                        name,
+                        shown,
                         f"unable to create new content in namespace {namespace} "
                         "because it is being terminated",
                     )
@@ -137,7 +145,7 @@ class Cluster:
                     details_of(resource, name),
                 )
             if admit and namespace is not None:
-                self._admit(resource, namespace, name, body)
+                self._admit(resource, namespace, shown, body)
             body.pop("status", None)
             _canonical(body)
             meta.update(
@@ -305,65 +313,12 @@ class Cluster:
                 else {"phase": "Bound", "accessModes": obj["spec"]["accessModes"]}
             )
         elif kind == "VirtualMachine":
-            self._run_vm(obj)
+            kubevirt.run_vm(self, obj)
         elif kind == "Deployment":
             self._run_deployment(obj)
 
-    def _address(self) -> str:
+    def address(self) -> str:
         return f"10.244.{self.version // 250 % 250}.{self.version % 250 + 2}"
-
-    def _owner(self, obj: Obj) -> list[Obj]:
-        meta = obj["metadata"]
-        return [
-            {
-                "apiVersion": obj["apiVersion"],
-                "kind": obj["kind"],
-                "name": meta["name"],
-                "uid": meta["uid"],
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ]
-
-    def _run_vm(self, vm: Obj) -> None:
-        meta = vm["metadata"]
-        volumes = vm["spec"]["template"]["spec"].get("volumes") or []
-        images = {(v.get("containerDisk") or {}).get("image") for v in volumes}
-        if images & self.broken_images:
-            vm["status"] = {
-                "printableStatus": "ErrImagePull",
-                "ready": False,
-                "conditions": [
-                    {
-                        "type": "Ready",
-                        "status": "False",
-                        "reason": "ErrImagePull",
-                        "message": "Back-off pulling image",
-                    }
-                ],
-            }
-            return
-        if self.get("VirtualMachineInstance", meta["name"], meta["namespace"]) is None:
-            vmi = {
-                "apiVersion": "kubevirt.io/v1",
-                "kind": "VirtualMachineInstance",
-                "metadata": {
-                    "name": meta["name"],
-                    "namespace": meta["namespace"],
-                    "labels": dict(vm["spec"]["template"].get("metadata", {}).get("labels") or {}),
-                    "annotations": dict(vm["spec"]["template"].get("metadata", {}).get("annotations") or {}),
-                    "ownerReferences": self._owner(vm),
-                },
-                "spec": vm["spec"]["template"]["spec"],
-            }
-            made = self.create(BY_KIND["VirtualMachineInstance"], meta["namespace"], vmi, admit=False)
-            made["status"] = {
-                "phase": "Running",
-                "interfaces": [
-                    {"name": "default", "ipAddress": self._address(), "ipAddresses": [self._address()]}
-                ],
-            }
-        vm["status"] = {"printableStatus": "Running", "ready": True, "created": True}
 
     def _run_deployment(self, deployment: Obj) -> None:
         meta = deployment["metadata"]
@@ -383,7 +338,7 @@ class Cluster:
                     "name": f"{meta['name']}-{uuid.uuid4().hex[:5]}",
                     "labels": dict(template["metadata"].get("labels") or {}),
                     "annotations": dict(template["metadata"].get("annotations") or {}),
-                    "ownerReferences": self._owner(deployment),
+                    "ownerReferences": owned_by(deployment),
                 },
                 "spec": copy.deepcopy(template["spec"]),
             }
@@ -399,7 +354,7 @@ class Cluster:
                     }
                 )
                 break
-            made["status"] = {"phase": "Running", "podIP": self._address()}
+            made["status"] = {"phase": "Running", "podIP": self.address()}
             pods.append(made)
             del i
         ready = len(pods)
