@@ -123,6 +123,14 @@ def test_the_zone_check_finds_a_missing_storage_class(kubeconfig: str, emulator:
     assert refused.value.field == "storage_classes.ssd"
 
 
+def test_a_vm_zone_needs_kubevirt(kubeconfig: str, emulator: Emulator) -> None:
+    emulator.cluster.served.discard("kubevirt.io/v1")
+    KubernetesDriver({"kubeconfig": kubeconfig, "workload": "container"}).check()
+    with pytest.raises(InvalidSettings, match="is KubeVirt installed") as refused:
+        KubernetesDriver({"kubeconfig": kubeconfig}).check()
+    assert refused.value.field == "workload"
+
+
 def test_registering_a_bad_zone_is_a_problem_naming_the_field(client: TestClient, world: World) -> None:
     response = client.post(
         "/v1/zones",

@@ -20,7 +20,8 @@ against this. What it does, as the API server does:
 - controllers, standing in for the cluster's: a VirtualMachine gets a VirtualMachineInstance and its
   virt-launcher pod (through quota admission; a refusal is reported in the VM's conditions as KubeVirt
   reports it) and becomes Running with an address (or ErrImagePull for an image in ``broken_images``;
-  ``kubevirt.py``); a Deployment gets its
+  ``kubevirt.py``), its DataVolume templates DataVolumes whose claims go through quota admission
+  (``cdi.py``, a stand-in for CDI); a Deployment gets its
   pods (through quota admission: refused, it shows ReplicaFailure) and reports them ready; a claim binds
   (unless its StorageClass waits for a first consumer); ``hold`` keeps kinds from becoming ready.
 

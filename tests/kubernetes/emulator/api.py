@@ -44,16 +44,19 @@ RESOURCES = [
     Resource("storage.k8s.io/v1", "storageclasses", "StorageClass", namespaced=False),
     Resource("kubevirt.io/v1", "virtualmachines", "VirtualMachine"),
     Resource("kubevirt.io/v1", "virtualmachineinstances", "VirtualMachineInstance"),
+    Resource("cdi.kubevirt.io/v1beta1", "datavolumes", "DataVolume"),
 ]
 BY_PATH = {(r.group_version, r.plural): r for r in RESOURCES}
 BY_KIND = {r.kind: r for r in RESOURCES}
 WITH_STATUS = {"Namespace", "ResourceQuota", "PersistentVolumeClaim", "Pod", "Deployment"} | {
     "VirtualMachine",
     "VirtualMachineInstance",
+    "DataVolume",
 }
 # Kinds whose DELETE answers with the object (as their registries do), not with a Status.
 RETURN_DELETED = {"Namespace", "PersistentVolumeClaim", "Pod", "ResourceQuota", "VirtualMachine"} | {
-    "VirtualMachineInstance"
+    "VirtualMachineInstance",
+    "DataVolume",
 }
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from kubernetes.utils import parse_quantity
 
-from tests.kubernetes.emulator import kubevirt
+from tests.kubernetes.emulator import cdi, kubevirt
 from tests.kubernetes.emulator.api import (
     BY_KIND,
     DNS_LABEL,
@@ -55,6 +55,8 @@ class Cluster:
     hold: set[str] = field(default_factory=set)  # kinds whose controllers leave them not ready
     broken_images: set[str] = field(default_factory=set)
     hold_terminating: bool = False
+    # the custom API groups whose operators are installed (KubeVirt's, CDI's)
+    served: set[str] = field(default_factory=lambda: {"kubevirt.io/v1", "cdi.kubevirt.io/v1beta1"})
     launcher_overhead_mb: int = 256  # memory a virt-launcher pod asks beyond its VM's (see kubevirt.py)
     objects: dict[tuple[str, str | None, str], Obj] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
@@ -222,6 +224,15 @@ class Cluster:
             self._collect(current["metadata"]["uid"])
             return current
 
+    def finish_imports(self) -> None:
+        """Held imports complete, and the VMs waiting for them start (CDI's and KubeVirt's next passes)."""
+        with self.lock:
+            self.hold.discard("DataVolume")
+            for data_volume in self.items("DataVolume"):
+                cdi.run_data_volume(self, data_volume)
+            for vm in self.items("VirtualMachine"):
+                self._control(vm)
+
     def finish_terminating(self) -> None:
         with self.lock:
             for ns in self.items("Namespace"):
@@ -301,6 +312,9 @@ class Cluster:
 
     def _control(self, obj: Obj) -> None:
         kind = obj["kind"]
+        if kind == "DataVolume":
+            cdi.run_data_volume(self, obj)  # held, it stays importing
+            return
         if kind in self.hold:
             return
         if kind == "PersistentVolumeClaim":

@@ -14,7 +14,10 @@ would act over seconds, and only in the ways the driver reads:
 - the instance's annotations (the template's) are copied onto the launcher pod, which is where the CNI
   bandwidth plugin reads them; a running instance is not changed when the VM's template changes (KubeVirt
   applies a new template at the next start);
-- an image in ``broken_images`` makes the VM ``ErrImagePull`` before anything is made.
+- an image in ``broken_images`` makes the VM ``ErrImagePull`` before anything is made;
+- a VM's ``dataVolumeTemplates`` become DataVolumes (owned by the VM, filled by ``cdi.py``); until all
+  are ``Succeeded`` the VM has no instance and is ``Provisioning`` (``DataVolumeError`` when an import
+  fails), and a claim refused by the quota adds KubeVirt 1.4's ``Failure``/``FailedCreate`` condition.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from kubernetes.utils import parse_quantity
 
+from tests.kubernetes.emulator import cdi
 from tests.kubernetes.emulator.api import BY_KIND, ApiError, Obj, owned_by
 
 if TYPE_CHECKING:
@@ -110,6 +114,20 @@ def _instance(cluster: Cluster, vm: Obj) -> Obj:
     return made
 
 
+def _provisioning(vm: Obj, disks: list[Obj]) -> None:
+    """A VM whose DataVolumes are not all filled: no instance yet (KubeVirt starts none before)."""
+    conditions = [_condition("Ready", "False", "VMINotExists", "VMI does not exist")]
+    printable = "Provisioning"
+    for disk in disks:
+        if cdi.import_failure(disk):
+            printable = "DataVolumeError"
+        refused = cdi.quota_refusal(disk)
+        if refused is not None:  # as KubeVirt 1.4 and later report it (kubevirt/kubevirt#13667)
+            message = f"Error encountered while creating DataVolumes: {refused}"
+            conditions.append(_condition("Failure", "True", "FailedCreate", message))
+    vm["status"] = {"printableStatus": printable, "ready": False, "created": False, "conditions": conditions}
+
+
 def run_vm(cluster: Cluster, vm: Obj) -> None:
     """What virt-controller makes of ``vm`` (its status, and the instance and pod it runs in)."""
     volumes = vm["spec"]["template"]["spec"].get("volumes") or []
@@ -120,6 +138,10 @@ def run_vm(cluster: Cluster, vm: Obj) -> None:
             "ready": False,
             "conditions": [_condition("Ready", "False", "ErrImagePull", "Back-off pulling image")],
         }
+        return
+    disks = cdi.ensure_data_volumes(cluster, vm)
+    if any((disk.get("status") or {}).get("phase") != "Succeeded" for disk in disks):
+        _provisioning(vm, disks)
         return
     vmi = _instance(cluster, vm)
     running = (vmi.get("status") or {}).get("phase") == "Running"

@@ -27,6 +27,8 @@ from tests.kubernetes.emulator.api import (
 )
 from tests.kubernetes.emulator.cluster import Cluster, Fault
 
+CUSTOM = {r.group_version for r in RESOURCES if r.group.endswith("kubevirt.io")}  # KubeVirt's and CDI's
+
 # --- HTTP --------------------------------------------------------------------------------------------
 
 
@@ -187,11 +189,14 @@ class Emulator:
                 "compiler": "gc",
                 "platform": "linux/amd64",
             }
-        if path.rstrip("/") == "/apis/kubevirt.io/v1" and method == "GET":
+        group_version = path.removeprefix("/apis/")
+        if group_version in CUSTOM and method == "GET":
+            if group_version not in cluster.served:
+                raise LookupError(path)  # that operator is not installed
             return 200, {
                 "kind": "APIResourceList",
                 "apiVersion": "v1",
-                "groupVersion": "kubevirt.io/v1",
+                "groupVersion": group_version,
                 "resources": [
                     {
                         "name": r.plural,
@@ -201,10 +206,12 @@ class Emulator:
                         "verbs": ["get"],
                     }
                     for r in RESOURCES
-                    if r.group == "kubevirt.io"
+                    if r.group_version == group_version
                 ],
             }
         resource, namespace, name = _route(path)
+        if resource.group_version in CUSTOM and resource.group_version not in cluster.served:
+            raise LookupError(path)
         with cluster.lock:
             if method == "GET" and name is None:
                 selector = (query.get("labelSelector") or [""])[0]
