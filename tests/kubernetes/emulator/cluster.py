@@ -343,6 +343,17 @@ class Cluster:
             for p in self.items("Pod", namespace)
             if any(ref["uid"] == meta["uid"] for ref in p["metadata"].get("ownerReferences") or [])
         ]
+        # A changed pod template rolls the pods: those of another template are replaced, at once (a real
+        # Deployment surges through a new ReplicaSet and waits for readiness).
+        for pod in list(pods):
+            pod_meta = pod["metadata"]
+            if (
+                (pod_meta.get("annotations") or {}) != (template["metadata"].get("annotations") or {})
+                or (pod_meta.get("labels") or {}) != (template["metadata"].get("labels") or {})
+                or pod["spec"] != template["spec"]
+            ):
+                self.delete(BY_KIND["Pod"], namespace, pod_meta["name"])
+                pods.remove(pod)
         conditions: list[Obj] = []
         for i in range(len(pods), int(deployment["spec"].get("replicas", 1))):
             pod = {
