@@ -27,7 +27,7 @@ class Typed:
 
 @dataclass(frozen=True)
 class Custom:
-    """A custom resource (KubeVirt), served by CustomObjectsApi."""
+    """A custom resource (KubeVirt's, CDI's), served by CustomObjectsApi."""
 
     group: str
     version: str
@@ -53,6 +53,7 @@ KINDS: dict[str, Typed | Custom] = {
     "StorageClass": Typed(client.StorageV1Api, "storage_class", "storage.k8s.io/v1", namespaced=False),
     "VirtualMachine": Custom("kubevirt.io", "v1", "virtualmachines"),
     "VirtualMachineInstance": Custom("kubevirt.io", "v1", "virtualmachineinstances"),
+    "DataVolume": Custom("cdi.kubevirt.io", "v1beta1", "datavolumes"),
 }
 
 

@@ -116,16 +116,17 @@ class KubernetesDriver(Driver):
         kube = self.kube()
         client.VersionApi(kube.api_client).get_code(_request_timeout=self.settings.timeout)
         if self.settings.workload == "vm":
-            try:
-                kube.custom.get_api_resources("kubevirt.io", "v1", _request_timeout=self.settings.timeout)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                raise InvalidSettings(
-                    "the cluster does not serve kubevirt.io/v1 (is KubeVirt installed?); "
-                    "use workload container for a cluster without it",
-                    field="workload",
-                ) from exc
+            self._served(
+                "kubevirt.io/v1",
+                "workload",
+                "is KubeVirt installed?); use workload container for a cluster without it",
+            )
+            if self.settings.root_disk == "dataVolume":
+                self._served(
+                    "cdi.kubevirt.io/v1beta1",
+                    "root_disk",
+                    "is CDI installed?); use root_disk containerDisk for a cluster without it",
+                )
         classes = {
             f"storage_classes.{volume_type}": name
             for volume_type, name in self.settings.storage_classes.items()
@@ -135,6 +136,17 @@ class KubernetesDriver(Driver):
         for field, name in classes.items():
             if name is not None and kube.get("StorageClass", name) is None:
                 raise InvalidSettings(f"the cluster has no StorageClass {name!r}", field=field)
+
+    def _served(self, group_version: str, field: str, advice: str) -> None:
+        group, version = group_version.split("/")
+        try:
+            self.kube().custom.get_api_resources(group, version, _request_timeout=self.settings.timeout)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            raise InvalidSettings(
+                f"the cluster does not serve {group_version} ({advice}", field=field
+            ) from exc
 
     def _ensure_tenancy(self, wanted: Tenancy) -> TenancyRef:
         details = tenancy.ensure(self.kube(), self.namespace(wanted), wanted, self.settings)

@@ -31,6 +31,12 @@ VM_FAILED = {
     "ErrorDataVolumeNotFound",
     "DataVolumeError",
 }
+# How KubeVirt says that the cluster refused what a VM needs. The VMI controller's failure to create the
+# virt-launcher pod is the instance's Synchronized=False/FailedCreate, copied onto the VM; since KubeVirt
+# 1.4 the VM controller's failure to get its DataVolumes' claims is Failure=True/FailedCreate. KubeVirt
+# retries both for ever and the VM says only "Starting" or "Provisioning"; a refusal by admission (the
+# ResourceQuota, a LimitRange, PodSecurity: "… is forbidden: …") does not heal by waiting.
+REFUSED = {("Synchronized", "False"), ("Failure", "True")}
 SERVER_KINDS = {"vm": "VirtualMachine", "container": "Deployment"}
 SERVER_SELECTOR = f"{objects.KIND}=server"
 BANDWIDTH_SELECTOR = f"{objects.KIND}=bandwidth"
@@ -44,6 +50,19 @@ def _mine(obj: Obj, key: ResourceKey) -> Obj:
             f"{key.request_id}'s; it was not made by cloudsvc and is left alone"
         )
     return obj
+
+
+def refusal(conditions: list[Obj]) -> str | None:
+    """The API server's refusal that KubeVirt reports in a VM's conditions, if it reports one."""
+    for condition in conditions:
+        message = str(condition.get("message") or "")
+        if (
+            (condition.get("type"), condition.get("status")) in REFUSED
+            and condition.get("reason") == "FailedCreate"
+            and " is forbidden: " in message
+        ):
+            return message
+    return None
 
 
 def _message(conditions: list[Obj], *types: str) -> str | None:
@@ -91,15 +110,53 @@ def observe_server(kube: Kube, ns: str, key: ResourceKey, settings: KubernetesSe
     return _observed_deployment(kube, ns, key, obj)
 
 
+def import_problem(data_volume: Obj) -> str | None:
+    """Why CDI cannot fill a DataVolume, in its words (None while it fills or has filled it): its claim
+    refused by the quota (CDI keeps it Pending, Bound=Unknown/ErrExceededQuota, retrying for ever), the
+    import failed, or its importer stopped on an error (what KubeVirt shows as DataVolumeError)."""
+    status = data_volume.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    bound, running = conditions.get("Bound") or {}, conditions.get("Running") or {}
+    if bound.get("reason") == "ErrExceededQuota" and bound.get("status") != "True":
+        return str(bound.get("message") or "ErrExceededQuota")
+    stopped = running.get("status") == "False" and running.get("reason") in ("Error", "ImagePullFailed")
+    if status.get("phase") == "Failed" or stopped:
+        return str(running.get("message") or running.get("reason") or "the import failed")
+    return None
+
+
+def _root_disks(kube: Kube, ns: str, vm: Obj) -> list[Obj]:
+    """The DataVolumes KubeVirt makes of the VM's templates, those it has made so far."""
+    names = [t["metadata"]["name"] for t in vm["spec"].get("dataVolumeTemplates") or []]
+    return [found for name in names if (found := kube.get("DataVolume", name, ns)) is not None]
+
+
 def _observed_vm(kube: Kube, ns: str, key: ResourceKey, vm: Obj) -> Observed:
     status = vm.get("status") or {}
     printable = str(status.get("printableStatus") or "")
     details: dict[str, Any] = {"kind": "VirtualMachine", "namespace": ns, "status": printable}
     uid = vm["metadata"].get("uid")
+    ready = bool(status.get("ready")) and printable == "Running"
+    # The root disk's import, read only while the VM is not up: it says how far it is, and KubeVirt's
+    # VM says too little about an import that will not finish (DataVolumeError, or nothing at all).
+    for disk in [] if ready else _root_disks(kube, ns, vm):
+        disk_status = disk.get("status") or {}
+        details["root_disk"] = {
+            "name": disk["metadata"]["name"],
+            "phase": disk_status.get("phase") or "Pending",
+            "progress": disk_status.get("progress"),
+        }
+        problem = import_problem(disk)
+        if problem is not None:
+            message = f"CDI: DataVolume {disk['metadata']['name']}: {problem}"
+            return Observed(State.failed, uid, message=message, details=details)
     if printable in VM_FAILED:
         message = _message(status.get("conditions") or [], "Failure", "Ready") or printable
         return Observed(State.failed, uid, message=f"KubeVirt: {printable}: {message}", details=details)
-    if not (status.get("ready") and printable == "Running"):
+    refused = refusal(status.get("conditions") or [])
+    if refused is not None:
+        return Observed(State.failed, uid, message=f"KubeVirt: {refused}", details=details)
+    if not ready:
         return Observed(State.building, uid, details=details)
     vmi = kube.get("VirtualMachineInstance", key.name, ns) or {}
     addresses = tuple(

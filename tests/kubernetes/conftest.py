@@ -29,8 +29,9 @@ def storage_class(name: str, binding: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
+def seeded_cluster() -> Cluster:
+    """An emulated cluster as a zone's would be before cloudsvc: its storage classes and system namespaces,
+    every object written checked against the schemas."""
     cluster = Cluster(validate=schemas.problems)
     for name, binding in STORAGE_CLASSES.items():
         cluster.create(BY_KIND["StorageClass"], None, storage_class(name, binding))
@@ -41,7 +42,12 @@ def emulator() -> Iterator[Emulator]:
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": system}},
         )
     cluster.written.clear()
-    with Emulator(cluster) as running:
+    return cluster
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(seeded_cluster()) as running:
         yield running
 
 

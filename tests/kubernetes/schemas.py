@@ -80,6 +80,8 @@ def _webhook(vm: dict[str, Any]) -> list[str]:
 
 def problems(obj: dict[str, Any]) -> list[str]:
     """Why the API server (with KubeVirt installed) would refuse ``obj``; empty if it would take it."""
+    if obj.get("apiVersion") == "cdi.kubevirt.io/v1beta1":
+        return []  # DataVolumes are made by the emulator's stand-in for KubeVirt, never by the driver
     if obj.get("apiVersion") == "kubevirt.io/v1":
         if obj.get("kind") == "VirtualMachineInstance":
             return []  # made by the emulator's stand-in for virt-controller, never by the driver

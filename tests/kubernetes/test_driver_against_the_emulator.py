@@ -4,6 +4,7 @@ and what goes in it, servers, volumes and bandwidth, each idempotent by its requ
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -191,6 +192,71 @@ def test_the_vm_count_quota_refuses_one_too_many(driver: KubernetesDriver, emula
         "requested: count/virtualmachines.kubevirt.io=1, used: count/virtualmachines.kubevirt.io=1, "
         "limited: count/virtualmachines.kubevirt.io=1"
     ) in str(refused.value)
+
+
+def _launchers(emulator: Emulator) -> list[dict[str, Any]]:
+    return [
+        pod
+        for pod in emulator.cluster.items("Pod", NS)
+        if pod["metadata"]["labels"].get("kubevirt.io") == "virt-launcher"
+    ]
+
+
+def test_the_quota_allows_each_vm_its_launcher_pods_overhead(
+    driver: KubernetesDriver, emulator: Emulator
+) -> None:
+    """The department may use all of its memory: the quota leaves room for what KubeVirt adds to each VM's
+    virt-launcher pod (256 MiB here, within the zone's 320 MiB allowance)."""
+    department = tenancy(limits={"servers": 1, "vcpus": 2, "ram_mb": 2048})
+    assert driver.create(server(), SERVER, department).state is State.ready
+    (launcher,) = _launchers(emulator)
+    assert launcher["metadata"]["name"].startswith("virt-launcher-cs-req1-0-")
+    assert launcher["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "2", "memory": "2304Mi"}
+
+
+def test_a_vm_whose_launcher_pod_the_quota_refuses_has_failed_with_kubevirts_message(
+    make_driver: DriverFactory, emulator: Emulator
+) -> None:
+    """With no allowance for the launcher's overhead the ResourceQuota refuses the virt-launcher pod.
+    KubeVirt retries for ever and calls the VM "Starting"; the refusal is in its conditions, and the server
+    has failed with it instead of building for ever."""
+    driver = make_driver(vm_memory_overhead_mb=0)
+    department = tenancy(limits={"servers": 1, "vcpus": 2, "ram_mb": 2048})
+    seen = driver.create(server(), SERVER, department)
+    vm = emulator.cluster.get("VirtualMachine", "cs-req1-0", NS)
+    assert vm is not None
+    assert vm["status"]["printableStatus"] == "Starting"
+    assert seen.state is State.failed
+    assert seen.message == (
+        'KubeVirt: failed to create virtual machine pod: pods "virt-launcher-cs-req1-0-" is forbidden: '
+        "exceeded quota: cloudsvc-quota, requested: limits.memory=2304Mi,requests.memory=2304Mi, "
+        "used: limits.memory=0,requests.memory=0, limited: limits.memory=2Gi,requests.memory=2Gi"
+    )
+    assert _launchers(emulator) == []
+    assert driver.observe(server(), department).state is State.failed  # and so it stays
+
+
+def test_a_vm_kubevirt_is_still_retrying_for_another_reason_is_building(
+    driver: KubernetesDriver, emulator: Emulator
+) -> None:
+    """Not every FailedCreate is a refusal: KubeVirt also says so while a migration is still active."""
+    department = tenancy()
+    driver.create(server(), SERVER, department)
+    vm = emulator.cluster.get("VirtualMachine", "cs-req1-0", NS)
+    assert vm is not None
+    vm["status"] = {
+        "printableStatus": "Starting",
+        "ready": False,
+        "conditions": [
+            {
+                "type": "Synchronized",
+                "status": "False",
+                "reason": "FailedCreate",
+                "message": "active migration exists",
+            }
+        ],
+    }
+    assert driver.observe(server(), department).state is State.building
 
 
 def test_a_deployment_in_container_mode(make_driver: DriverFactory, emulator: Emulator) -> None:

@@ -136,3 +136,85 @@ def test_a_claim_the_cluster_quota_refuses_fails_the_request_and_leaves_nothing(
         "requested: requests.storage=30Gi, used: requests.storage=0, limited: requests.storage=10Gi"
     ) in failed["status_reason"]
     assert names(emulator, "PersistentVolumeClaim") == []
+
+
+def test_a_vm_whose_launcher_pod_the_cluster_refuses_fails_the_request_instead_of_hanging(
+    client: TestClient, world: World, database: Database, emulator: Emulator, kubeconfig: str
+) -> None:
+    """A zone that allows nothing for KubeVirt's launcher overhead: cloudsvc admits the server, the
+    namespace's quota refuses its virt-launcher pod, KubeVirt reports it in the VM's conditions; the
+    request fails with that reason and the VM is deleted."""
+    settings = {"kubeconfig": kubeconfig, "storage_classes": ZONE_STORAGE, "vm_memory_overhead_mb": 0}
+    world.ok(
+        client.post(
+            "/v1/zones",
+            headers=world.admin,
+            json={
+                "name": "k8s-1",
+                "backend": "kubernetes",
+                "network": "extranet",
+                "mlps_level": 3,
+                "settings": settings,
+            },
+        )
+    )
+    world.ok(
+        client.put(
+            "/v1/departments/dept-a/quotas",
+            headers=world.admin,
+            json={"limits": {"servers": 1, "vcpus": 2, "ram_mb": 2048, "volumes": 1, "volume_gb": 20}},
+        )
+    )
+    owner = world.principal("requester@dept-a")
+    request_id = world.approved(
+        owner, zone="k8s-1", spec={"vcpus": 2, "ram_mb": 2048, "disk_gb": 20, "image": "kylin"}
+    )
+    (failed,) = settle(database, client, owner, [request_id], "failed")
+    assert (
+        f'failed to create virtual machine pod: pods "virt-launcher-cs-{request_id}-0-" is forbidden: '
+        "exceeded quota: cloudsvc-quota"
+    ) in failed["status_reason"]
+    assert names(emulator, "VirtualMachine") == []
+    assert names(emulator, "VirtualMachineInstance") == []
+
+
+def test_a_root_disk_the_cluster_quota_refuses_fails_the_request_and_leaves_nothing(
+    client: TestClient, world: World, database: Database, emulator: Emulator, kubeconfig: str
+) -> None:
+    """A zone with root disks on DataVolumes whose operators capped the namespace's storage: CDI cannot
+    make the claim and would retry for ever; the request fails with the API server's words instead."""
+    settings = {"kubeconfig": kubeconfig, "storage_classes": ZONE_STORAGE, "root_disk": "dataVolume"}
+    world.ok(
+        client.post(
+            "/v1/zones",
+            headers=world.admin,
+            json={
+                "name": "k8s-1",
+                "backend": "kubernetes",
+                "network": "extranet",
+                "mlps_level": 3,
+                "settings": settings,
+            },
+        )
+    )
+    KubernetesDriver(settings).ensure_tenancy(tenancy("dept-a"))
+    cap = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "operator-cap", "namespace": NS},
+        "spec": {"hard": {"requests.storage": "10Gi"}},
+    }
+    emulator.cluster.create(BY_KIND["ResourceQuota"], NS, cap)
+    owner = world.principal("requester@dept-a")
+    request_id = world.approved(
+        owner, zone="k8s-1", spec={"vcpus": 1, "ram_mb": 1024, "disk_gb": 20, "image": "kylin"}
+    )
+    (failed,) = settle(database, client, owner, [request_id], "failed")
+    root = f"cs-{request_id}-0-root"
+    assert (
+        f'CDI: DataVolume {root}: persistentvolumeclaims "{root}" is forbidden: exceeded quota: '
+        "operator-cap, requested: requests.storage=20Gi, used: requests.storage=0, "
+        "limited: requests.storage=10Gi"
+    ) in failed["status_reason"]
+    for kind in ("VirtualMachine", "DataVolume", "PersistentVolumeClaim"):
+        assert names(emulator, kind) == [], kind

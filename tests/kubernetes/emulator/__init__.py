@@ -17,8 +17,11 @@ against this. What it does, as the API server does:
   requests/limits of pods: over the quota is a 403 Forbidden with the API server's exact message;
 - every object written is checked by ``validate`` (the tests pass the official OpenAPI schemas and the
   KubeVirt CRD schema) and refused with 422 Invalid when it does not conform;
-- controllers, standing in for the cluster's: a VirtualMachine gets a VirtualMachineInstance with an
-  address and becomes Running (or ErrImagePull for an image in ``broken_images``); a Deployment gets its
+- controllers, standing in for the cluster's: a VirtualMachine gets a VirtualMachineInstance and its
+  virt-launcher pod (through quota admission; a refusal is reported in the VM's conditions as KubeVirt
+  reports it) and becomes Running with an address (or ErrImagePull for an image in ``broken_images``;
+  ``kubevirt.py``), its DataVolume templates DataVolumes whose claims go through quota admission
+  (``cdi.py``, a stand-in for CDI); a Deployment gets its
   pods (through quota admission: refused, it shows ReplicaFailure) and reports them ready; a claim binds
   (unless its StorageClass waits for a first consumer); ``hold`` keeps kinds from becoming ready.
 

@@ -44,16 +44,19 @@ RESOURCES = [
     Resource("storage.k8s.io/v1", "storageclasses", "StorageClass", namespaced=False),
     Resource("kubevirt.io/v1", "virtualmachines", "VirtualMachine"),
     Resource("kubevirt.io/v1", "virtualmachineinstances", "VirtualMachineInstance"),
+    Resource("cdi.kubevirt.io/v1beta1", "datavolumes", "DataVolume"),
 ]
 BY_PATH = {(r.group_version, r.plural): r for r in RESOURCES}
 BY_KIND = {r.kind: r for r in RESOURCES}
 WITH_STATUS = {"Namespace", "ResourceQuota", "PersistentVolumeClaim", "Pod", "Deployment"} | {
     "VirtualMachine",
     "VirtualMachineInstance",
+    "DataVolume",
 }
 # Kinds whose DELETE answers with the object (as their registries do), not with a Status.
 RETURN_DELETED = {"Namespace", "PersistentVolumeClaim", "Pod", "ResourceQuota", "VirtualMachine"} | {
-    "VirtualMachineInstance"
+    "VirtualMachineInstance",
+    "DataVolume",
 }
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -104,6 +107,21 @@ def invalid(resource: Resource, name: str, causes: list[str]) -> ApiError:
         "causes": [{"message": c} for c in causes],
     }
     return ApiError(422, "Invalid", message, details)
+
+
+def owned_by(obj: Obj) -> list[Obj]:
+    """ownerReferences naming ``obj`` as the controller, as a controller sets them on what it makes."""
+    meta = obj["metadata"]
+    return [
+        {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
 
 
 def format_quantity(value: Decimal, like: str) -> str:

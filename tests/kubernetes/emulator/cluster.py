@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from kubernetes.utils import parse_quantity
 
+from tests.kubernetes.emulator import cdi, kubevirt
 from tests.kubernetes.emulator.api import (
     BY_KIND,
     DNS_LABEL,
@@ -29,6 +30,7 @@ from tests.kubernetes.emulator.api import (
     format_quantity,
     invalid,
     not_found,
+    owned_by,
 )
 
 # --- the emulated cluster ----------------------------------------------------------------------------
@@ -53,6 +55,9 @@ class Cluster:
     hold: set[str] = field(default_factory=set)  # kinds whose controllers leave them not ready
     broken_images: set[str] = field(default_factory=set)
     hold_terminating: bool = False
+    # the custom API groups whose operators are installed (KubeVirt's, CDI's)
+    served: set[str] = field(default_factory=lambda: {"kubevirt.io/v1", "cdi.kubevirt.io/v1beta1"})
+    launcher_overhead_mb: int = 256  # memory a virt-launcher pod asks beyond its VM's (see kubevirt.py)
     objects: dict[tuple[str, str | None, str], Obj] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
@@ -107,6 +112,11 @@ class Cluster:
             body = copy.deepcopy(body)
             meta = body.setdefault("metadata", {})
             name = str(meta.get("name") or "")
+            # Refusals name an object made by generateName as its prefix ("virt-launcher-vm1-"), as the
+            # API server does: admission runs before the name is made up.
+            shown = name or str(meta.get("generateName") or "")
+            if not name and shown:
+                name = meta["name"] = f"{shown}{uuid.uuid4().hex[:5]}"
             if resource.namespaced:
                 if meta.get("namespace", namespace) != namespace:
                     raise ApiError(
@@ -125,7 +135,7 @@ class Cluster:
                 if ns["status"]["phase"] == "Terminating":
                     raise forbidden(
                         resource,
-                        name,
+                        shown,
                         f"unable to create new content in namespace {namespace} "
                         "because it is being terminated",
                     )
@@ -137,7 +147,7 @@ class Cluster:
                     details_of(resource, name),
                 )
             if admit and namespace is not None:
-                self._admit(resource, namespace, name, body)
+                self._admit(resource, namespace, shown, body)
             body.pop("status", None)
             _canonical(body)
             meta.update(
@@ -213,6 +223,15 @@ class Cluster:
             self.objects.pop((resource.kind, namespace, name))
             self._collect(current["metadata"]["uid"])
             return current
+
+    def finish_imports(self) -> None:
+        """Held imports complete, and the VMs waiting for them start (CDI's and KubeVirt's next passes)."""
+        with self.lock:
+            self.hold.discard("DataVolume")
+            for data_volume in self.items("DataVolume"):
+                cdi.run_data_volume(self, data_volume)
+            for vm in self.items("VirtualMachine"):
+                self._control(vm)
 
     def finish_terminating(self) -> None:
         with self.lock:
@@ -293,6 +312,9 @@ class Cluster:
 
     def _control(self, obj: Obj) -> None:
         kind = obj["kind"]
+        if kind == "DataVolume":
+            cdi.run_data_volume(self, obj)  # held, it stays importing
+            return
         if kind in self.hold:
             return
         if kind == "PersistentVolumeClaim":
@@ -305,65 +327,12 @@ class Cluster:
                 else {"phase": "Bound", "accessModes": obj["spec"]["accessModes"]}
             )
         elif kind == "VirtualMachine":
-            self._run_vm(obj)
+            kubevirt.run_vm(self, obj)
         elif kind == "Deployment":
             self._run_deployment(obj)
 
-    def _address(self) -> str:
+    def address(self) -> str:
         return f"10.244.{self.version // 250 % 250}.{self.version % 250 + 2}"
-
-    def _owner(self, obj: Obj) -> list[Obj]:
-        meta = obj["metadata"]
-        return [
-            {
-                "apiVersion": obj["apiVersion"],
-                "kind": obj["kind"],
-                "name": meta["name"],
-                "uid": meta["uid"],
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ]
-
-    def _run_vm(self, vm: Obj) -> None:
-        meta = vm["metadata"]
-        volumes = vm["spec"]["template"]["spec"].get("volumes") or []
-        images = {(v.get("containerDisk") or {}).get("image") for v in volumes}
-        if images & self.broken_images:
-            vm["status"] = {
-                "printableStatus": "ErrImagePull",
-                "ready": False,
-                "conditions": [
-                    {
-                        "type": "Ready",
-                        "status": "False",
-                        "reason": "ErrImagePull",
-                        "message": "Back-off pulling image",
-                    }
-                ],
-            }
-            return
-        if self.get("VirtualMachineInstance", meta["name"], meta["namespace"]) is None:
-            vmi = {
-                "apiVersion": "kubevirt.io/v1",
-                "kind": "VirtualMachineInstance",
-                "metadata": {
-                    "name": meta["name"],
-                    "namespace": meta["namespace"],
-                    "labels": dict(vm["spec"]["template"].get("metadata", {}).get("labels") or {}),
-                    "annotations": dict(vm["spec"]["template"].get("metadata", {}).get("annotations") or {}),
-                    "ownerReferences": self._owner(vm),
-                },
-                "spec": vm["spec"]["template"]["spec"],
-            }
-            made = self.create(BY_KIND["VirtualMachineInstance"], meta["namespace"], vmi, admit=False)
-            made["status"] = {
-                "phase": "Running",
-                "interfaces": [
-                    {"name": "default", "ipAddress": self._address(), "ipAddresses": [self._address()]}
-                ],
-            }
-        vm["status"] = {"printableStatus": "Running", "ready": True, "created": True}
 
     def _run_deployment(self, deployment: Obj) -> None:
         meta = deployment["metadata"]
@@ -374,6 +343,17 @@ class Cluster:
             for p in self.items("Pod", namespace)
             if any(ref["uid"] == meta["uid"] for ref in p["metadata"].get("ownerReferences") or [])
         ]
+        # A changed pod template rolls the pods: those of another template are replaced, at once (a real
+        # Deployment surges through a new ReplicaSet and waits for readiness).
+        for pod in list(pods):
+            pod_meta = pod["metadata"]
+            if (
+                (pod_meta.get("annotations") or {}) != (template["metadata"].get("annotations") or {})
+                or (pod_meta.get("labels") or {}) != (template["metadata"].get("labels") or {})
+                or pod["spec"] != template["spec"]
+            ):
+                self.delete(BY_KIND["Pod"], namespace, pod_meta["name"])
+                pods.remove(pod)
         conditions: list[Obj] = []
         for i in range(len(pods), int(deployment["spec"].get("replicas", 1))):
             pod = {
@@ -383,7 +363,7 @@ class Cluster:
                     "name": f"{meta['name']}-{uuid.uuid4().hex[:5]}",
                     "labels": dict(template["metadata"].get("labels") or {}),
                     "annotations": dict(template["metadata"].get("annotations") or {}),
-                    "ownerReferences": self._owner(deployment),
+                    "ownerReferences": owned_by(deployment),
                 },
                 "spec": copy.deepcopy(template["spec"]),
             }
@@ -399,7 +379,7 @@ class Cluster:
                     }
                 )
                 break
-            made["status"] = {"phase": "Running", "podIP": self._address()}
+            made["status"] = {"phase": "Running", "podIP": self.address()}
             pods.append(made)
             del i
         ready = len(pods)

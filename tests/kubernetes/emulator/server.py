@@ -27,6 +27,8 @@ from tests.kubernetes.emulator.api import (
 )
 from tests.kubernetes.emulator.cluster import Cluster, Fault
 
+CUSTOM = {r.group_version for r in RESOURCES if r.group.endswith("kubevirt.io")}  # KubeVirt's and CDI's
+
 # --- HTTP --------------------------------------------------------------------------------------------
 
 
@@ -53,8 +55,9 @@ def _route(path: str) -> tuple[Resource, str | None, str | None]:
 class Emulator:
     """The cluster served over HTTP on 127.0.0.1 in a thread; ``kubeconfig`` writes a file to reach it."""
 
-    def __init__(self, cluster: Cluster | None = None) -> None:
+    def __init__(self, cluster: Cluster | None = None, *, token: str = TOKEN) -> None:
         self.cluster = cluster or Cluster()
+        self.token = token  # the one bearer token this API server takes
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,19 +95,13 @@ class Emulator:
         self.server.server_close()
         self.thread.join()
 
-    def kubeconfig(self, path: Path, *, context: str = "emulator", token: str = TOKEN) -> Path:
+    def kubeconfig(self, path: Path, *, context: str = "emulator", token: str | None = None) -> Path:
         document = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "cloudsvc", "user": {"token": token}}],
-            "contexts": [
-                {"name": context, "context": {"cluster": "emulator", "user": "cloudsvc"}},
-                {
-                    "name": "elsewhere",
-                    "context": {"cluster": "emulator", "user": "cloudsvc", "namespace": "x"},
-                },
-            ],
+            "users": [{"name": "cloudsvc", "user": {"token": token or self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": "emulator", "user": "cloudsvc"}}],
             "current-context": context,
         }
         path.write_text(json.dumps(document))  # JSON is YAML
@@ -148,7 +145,7 @@ class Emulator:
             request.close_connection = True
             request.connection.close()
             return
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
             self._send(request, 401, ApiError(401, "Unauthorized", "Unauthorized").status)
             return
         if fault is not None and fault.status is not None:
@@ -192,11 +189,14 @@ class Emulator:
                 "compiler": "gc",
                 "platform": "linux/amd64",
             }
-        if path.rstrip("/") == "/apis/kubevirt.io/v1" and method == "GET":
+        group_version = path.removeprefix("/apis/")
+        if group_version in CUSTOM and method == "GET":
+            if group_version not in cluster.served:
+                raise LookupError(path)  # that operator is not installed
             return 200, {
                 "kind": "APIResourceList",
                 "apiVersion": "v1",
-                "groupVersion": "kubevirt.io/v1",
+                "groupVersion": group_version,
                 "resources": [
                     {
                         "name": r.plural,
@@ -206,10 +206,12 @@ class Emulator:
                         "verbs": ["get"],
                     }
                     for r in RESOURCES
-                    if r.group == "kubevirt.io"
+                    if r.group_version == group_version
                 ],
             }
         resource, namespace, name = _route(path)
+        if resource.group_version in CUSTOM and resource.group_version not in cluster.served:
+            raise LookupError(path)
         with cluster.lock:
             if method == "GET" and name is None:
                 selector = (query.get("labelSelector") or [""])[0]
