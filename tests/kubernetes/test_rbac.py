@@ -74,6 +74,28 @@ def test_the_manifest_conforms_to_the_kubernetes_schemas() -> None:
     )
 
 
+def test_the_operators_guide_lists_exactly_the_roles_grants() -> None:
+    """The table in docs/operators-guide.md ("The ClusterRole grants:") says what the manifest grants."""
+    guide = (MANIFEST.parents[3] / "docs/operators-guide.md").read_text()
+    table = guide.split("The ClusterRole grants:\n\n", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    listed = set()
+    for row in table:
+        group, resources, verbs = (cell.strip() for cell in row.strip("|").split("|"))
+        plain, *named = resources.split("`")  # "clusterroles `edit`": resourceNames in backquotes
+        for resource in plain.split(","):
+            for verb in verbs.split(","):
+                names = tuple(n.strip() for n in named if n.strip())
+                listed.add((group.strip("`").strip('"'), resource.strip(), verb.strip(), names))
+    granted = {
+        (group, resource, verb, tuple(rule.get("resourceNames") or ()))
+        for rule in rules()
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert listed == granted
+
+
 def test_a_misspelt_rule_would_be_refused() -> None:
     role = copy.deepcopy(of_kind("ClusterRole"))
     role["rules"][0]["verb"] = role["rules"][0].pop("verbs")
