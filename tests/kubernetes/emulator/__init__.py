@@ -25,12 +25,26 @@ against this. What it does, as the API server does:
   pods (through quota admission: refused, it shows ReplicaFailure) and reports them ready; a claim binds
   (unless its StorageClass waits for a first consumer); ``hold`` keeps kinds from becoming ready.
 
+With an ``authorizer`` (``rbac.py``) it refuses, as RBAC does, what the identity's rules do not allow.
+
 What it does NOT do is listed in provisioners/kubernetes/README.md ("What the emulator does not cover").
 Faults can be injected (``fail``): an HTTP status with a Status body, or a connection reset.
 """
 
 from tests.kubernetes.emulator.api import BY_KIND, RESOURCES, ApiError, Resource, matches
 from tests.kubernetes.emulator.cluster import Cluster, Fault
+from tests.kubernetes.emulator.rbac import Authorizer, grants
 from tests.kubernetes.emulator.server import Emulator
 
-__all__ = ["BY_KIND", "RESOURCES", "ApiError", "Cluster", "Emulator", "Fault", "Resource", "matches"]
+__all__ = [
+    "BY_KIND",
+    "RESOURCES",
+    "ApiError",
+    "Authorizer",
+    "Cluster",
+    "Emulator",
+    "Fault",
+    "Resource",
+    "grants",
+    "matches",
+]

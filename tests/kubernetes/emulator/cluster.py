@@ -32,6 +32,7 @@ from tests.kubernetes.emulator.api import (
     not_found,
     owned_by,
 )
+from tests.kubernetes.emulator.rbac import Authorizer
 
 # --- the emulated cluster ----------------------------------------------------------------------------
 
@@ -57,6 +58,7 @@ class Cluster:
     hold_terminating: bool = False
     # the custom API groups whose operators are installed (KubeVirt's, CDI's)
     served: set[str] = field(default_factory=lambda: {"kubevirt.io/v1", "cdi.kubevirt.io/v1beta1"})
+    authorizer: Authorizer | None = None  # None: the identity may do anything (rbac.py)
     launcher_overhead_mb: int = 256  # memory a virt-launcher pod asks beyond its VM's (see kubevirt.py)
     objects: dict[tuple[str, str | None, str], Obj] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)

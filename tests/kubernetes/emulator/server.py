@@ -212,6 +212,8 @@ class Emulator:
         resource, namespace, name = _route(path)
         if resource.group_version in CUSTOM and resource.group_version not in cluster.served:
             raise LookupError(path)
+        if cluster.authorizer is not None:  # authorization comes before anything is read or admitted
+            cluster.authorizer.authorize(method, resource, namespace, name)
         with cluster.lock:
             if method == "GET" and name is None:
                 selector = (query.get("labelSelector") or [""])[0]
@@ -232,9 +234,10 @@ class Emulator:
                     raise not_found(resource, name)
                 return 200, self._shown(found)
             if method == "POST" and name is None:
-                return 201, self._shown(cluster.create(resource, namespace, _json(raw)))
+                return 201, self._shown(cluster.create(resource, namespace, self._bound(resource, raw)))
             if method == "PUT" and name is not None:
-                return 200, self._shown(cluster.replace(resource, namespace, name, _json(raw)))
+                body = self._bound(resource, raw)
+                return 200, self._shown(cluster.replace(resource, namespace, name, body))
             if method == "DELETE" and name is not None:
                 gone = cluster.delete(resource, namespace, name)
                 if resource.kind in RETURN_DELETED:
@@ -249,6 +252,13 @@ class Emulator:
         raise ApiError(
             405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
         )
+
+    def _bound(self, resource: Resource, raw: bytes) -> Obj:
+        """The body written; a RoleBinding's, once RBAC's escalation check has passed."""
+        body = _json(raw)
+        if self.cluster.authorizer is not None and resource.kind == "RoleBinding":
+            self.cluster.authorizer.may_bind(resource, body)
+        return body
 
     def _shown(self, obj: Obj) -> Obj:
         shown = copy.deepcopy(obj)
