@@ -6,6 +6,12 @@ their blackouts covers it; what does not fit waits for the next wave. Urgency co
 deadline or strict tail (see ``best_schedule``), then its size (large groups are hard to fit later, as in
 first-fit decreasing bin packing). Several rules are tried and the shortest plan kept; each run is linear
 in the inventory, up to heap operations.
+
+Each plan is then improved by forward-backward justification (as for list schedules in project
+scheduling): every group, the latest first, moves to the latest wave that still fits before its successors
+and the plan's end; then every group, the earliest first, moves back to the earliest wave that fits after
+its predecessors. The right shift gathers the slack at the start, the left shift packs it away, and the
+end often moves in by a wave or two; it repeats while it does. It never makes a plan longer.
 """
 
 from __future__ import annotations
@@ -92,6 +98,68 @@ def schedule(instance: Instance, priority: Priority, limit: int | None) -> list[
     return wave
 
 
+def _loads(instance: Instance, waves: Sequence[int]) -> dict[int, list[int]]:
+    load: dict[int, list[int]] = {}
+    for group, k in enumerate(waves):
+        totals = load.setdefault(k, [0, 0, 0, 0])
+        for d in range(4):
+            totals[d] += instance.demand[group][d]
+    return load
+
+
+def _shift(instance: Instance, waves: list[int], load: dict[int, list[int]], group: int, to: int) -> None:
+    need = instance.demand[group]
+    here, there = load[waves[group]], load.setdefault(to, [0, 0, 0, 0])
+    for d in range(4):
+        here[d] -= need[d]
+        there[d] += need[d]
+    waves[group] = to
+
+
+def _fits(instance: Instance, load: dict[int, list[int]], group: int, wave: int) -> bool:
+    used = load.get(wave)
+    if used is None:
+        return True  # nothing there yet: build() refused groups larger than a wave
+    need, cap = instance.demand[group], instance.capacity
+    return all(used[d] + need[d] <= cap[d] for d in range(4))
+
+
+def _right_shifted(instance: Instance, waves: list[int], last: int) -> None:
+    """Each group, latest first (successors before their predecessors within a wave: group numbers are
+    topological), to the latest wave before its successors and ``last`` where it is allowed and fits."""
+    load = _loads(instance, waves)
+    for group in sorted(range(len(waves)), key=lambda g: (-waves[g], -g)):
+        latest = min((waves[s] - lag for s, lag in instance.succs[group]), default=last)
+        for k in range(latest, waves[group], -1):
+            if instance.allowed(group, k) and _fits(instance, load, group, k):
+                _shift(instance, waves, load, group, k)
+                break
+
+
+def _left_shifted(instance: Instance, waves: list[int]) -> None:
+    """Each group, earliest first, to the earliest wave after its predecessors where it is allowed and
+    fits."""
+    load = _loads(instance, waves)
+    for group in sorted(range(len(waves)), key=lambda g: (waves[g], g)):
+        earliest = max((waves[p] + lag for p, lag, _ in instance.preds[group]), default=1)
+        for k in range(earliest, waves[group]):
+            if instance.allowed(group, k) and _fits(instance, load, group, k):
+                _shift(instance, waves, load, group, k)
+                break
+
+
+def justified(instance: Instance, waves: Sequence[int]) -> list[int]:
+    """Forward-backward improvement of a valid plan, repeated while its last wave moves in."""
+    improved = list(waves)
+    while improved:
+        last = max(improved)
+        _right_shifted(instance, improved, last)
+        _left_shifted(instance, improved)
+        if max(improved) >= last:
+            break
+    return improved
+
+
 def _by_deadline(latest: Sequence[int], tails: Sequence[int], peak: Sequence[float]) -> Priority:
     return lambda g: (latest[g], -tails[g], -peak[g])
 
@@ -113,7 +181,12 @@ def best_schedule(
     """
     stop = time.monotonic() + budget_s
     peak, fill = _sizes(instance)
-    best = schedule(instance, lambda g: (-tails[g], -peak[g], -fill[g]), limit)
+
+    def run(priority: Priority) -> list[int] | None:
+        waves = schedule(instance, priority, limit)
+        return None if waves is None else justified(instance, waves)
+
+    best = run(lambda g: (-tails[g], -peak[g], -fill[g]))
     target = lower
     while best is None or max(best) > lower:
         if best is not None and target >= max(best):
@@ -122,7 +195,7 @@ def best_schedule(
             break
         if limit is not None and target > limit:
             break
-        waves = schedule(instance, _by_deadline(latest_waves(instance, target), tails, peak), limit)
+        waves = run(_by_deadline(latest_waves(instance, target), tails, peak))
         if waves is not None and (best is None or max(waves) < max(best)):
             best = waves
         target += 1
@@ -135,7 +208,7 @@ def best_schedule(
             break
         latest = latest_waves(instance, rng.randint(lower, goal))
         blur = [rng.random() * rng.choice((0, 1, 2)) for _ in latest]
-        waves = schedule(instance, _blurred(latest, blur, peak), limit)
+        waves = run(_blurred(latest, blur, peak))
         if waves is not None and (best is None or max(waves) < max(best)):
             best = waves
     return best
