@@ -102,4 +102,9 @@ def delete(admin: Connection, project_id: str, network: Network | None, key: Res
     if network is not None and network.qos_policy_id == policy.id:
         # Neutron refuses to delete a policy in use.
         admin.network.update_network(network, qos_policy_id=None)
-    admin.network.delete_qos_policy(policy.id, ignore_missing=True)
+    try:
+        admin.network.delete_qos_policy(policy.id, ignore_missing=True)
+    except os_exceptions.ConflictException as exc:
+        # Still bound (Neutron releases a detached network's binding, or a port's, a moment later):
+        # look again soon rather than after a permanent failure's long wait.
+        raise TemporaryError(f"QoS policy {policy.id} is still in use: {exc}") from exc
