@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from cloudsvc.db import migrate
-from cloudsvc.db.engine import normalise_url
-from tests.conftest import BACKENDS, throwaway_postgres
+from tests.conftest import BACKENDS
+from tests.schema_migrations import database_below, execute
 
 CLASSES = ("servers", "vcpus", "ram_mb", "volumes", "volume_gb", "bandwidth_mbps")
 # (department id, class): (limit, in_use, reserved) in the per-class layout of 0002..0004
@@ -24,27 +23,12 @@ PER_CLASS = {
 
 @pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrating.db'}"
-        return
-    with throwaway_postgres() as migrated:
-        migrate.downgrade(migrated, "base")
-        yield migrated
-
-
-def _execute(url: str, sql: str, rows: list[dict[str, object]] | None = None) -> list[tuple[object, ...]]:
-    engine = create_engine(normalise_url(url))
-    try:
-        with engine.begin() as connection:
-            result = connection.execute(text(sql), rows or {})
-            return [tuple(row) for row in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
+    yield from database_below(request, tmp_path, "base")
 
 
 def test_counters_survive_the_move_to_a_row_per_department_and_back(url: str) -> None:
     migrate.upgrade(url, "0004")
-    _execute(
+    execute(
         url,
         "INSERT INTO departments (id, code, name, level, parent_id, path, created_at) "
         "VALUES (:id, :code, :code, :level, :parent, :path, CURRENT_TIMESTAMP)",
@@ -53,7 +37,7 @@ def test_counters_survive_the_move_to_a_row_per_department_and_back(url: str) ->
             {"id": 2, "code": "city", "level": "city", "parent": 1, "path": "/1/2/"},
         ],
     )
-    _execute(
+    execute(
         url,
         "INSERT INTO quota_counters (department_id, quota_class, quota_limit, in_use, reserved) "
         "VALUES (:d, :cls, :limit, :in_use, :reserved)",
@@ -65,11 +49,11 @@ def test_counters_survive_the_move_to_a_row_per_department_and_back(url: str) ->
 
     migrate.upgrade(url, "0006")
     columns = ", ".join(f"{cls}_{field}" for cls in CLASSES for field in ("limit", "in_use", "reserved"))
-    per_department = _execute(url, f"SELECT department_id, {columns} FROM quota_counters ORDER BY 1")
+    per_department = execute(url, f"SELECT department_id, {columns} FROM quota_counters ORDER BY 1")
     assert per_department == [(d, *(value for cls in CLASSES for value in PER_CLASS[d, cls])) for d in (1, 2)]
 
     migrate.downgrade(url, "0005")
-    back = _execute(
+    back = execute(
         url, "SELECT department_id, quota_class, quota_limit, in_use, reserved FROM quota_counters"
     )
     assert {(d, cls): (limit, in_use, reserved) for d, cls, limit, in_use, reserved in back} == PER_CLASS

@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from cloudsvc.db import migrate
-from cloudsvc.db.engine import normalise_url
-from tests.conftest import BACKENDS, throwaway_postgres
+from tests.conftest import BACKENDS
+from tests.schema_migrations import database_below, execute
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 # (from, to, seconds after submission): two approval stages, then provisioning
@@ -27,39 +26,24 @@ HISTORY = [
 
 @pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrating.db'}"
-        return
-    with throwaway_postgres() as migrated:
-        migrate.downgrade(migrated, "0008")
-        yield migrated
-
-
-def _execute(url: str, sql: str, rows: list[dict[str, object]] | None = None) -> list[tuple[object, ...]]:
-    engine = create_engine(normalise_url(url))
-    try:
-        with engine.begin() as connection:
-            result = connection.execute(text(sql), rows or {})
-            return [tuple(row) for row in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
+    yield from database_below(request, tmp_path, "0008")
 
 
 def test_history_gets_the_time_spent_in_each_status_left(url: str) -> None:
     migrate.upgrade(url, "0008")
-    _execute(
+    execute(
         url,
         "INSERT INTO departments (id, code, name, level, parent_id, path, created_at) "
         "VALUES (1, 'prov', 'prov', 'province', NULL, '/1/', :t)",
         [{"t": T0}],
     )
-    _execute(
+    execute(
         url,
         "INSERT INTO principals (id, name, token_hash, created_at) VALUES ('p', 'p', 'x', :t)",
         [{"t": T0}],
     )
     for request_id in ("r-1", "r-2"):
-        _execute(
+        execute(
             url,
             "INSERT INTO resource_requests (id, department_id, kind, spec, justification, status, "
             "requested_by, created_at, updated_at, waived_stages, attempts) "
@@ -67,7 +51,7 @@ def test_history_gets_the_time_spent_in_each_status_left(url: str) -> None:
             [{"id": request_id, "t": T0}],
         )
     # Interleaved, as concurrent requests leave them: each request's history is its own.
-    _execute(
+    execute(
         url,
         "INSERT INTO request_transitions (request_id, from_status, to_status, actor_name, at) "
         "VALUES (:r, :f, :to, 'alice', :at)",
@@ -79,7 +63,7 @@ def test_history_gets_the_time_spent_in_each_status_left(url: str) -> None:
     )
 
     migrate.upgrade(url, "0009")
-    rows = _execute(
+    rows = execute(
         url, "SELECT request_id, to_status, seconds_in_status FROM request_transitions ORDER BY id"
     )
     waited = {
