@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cloudsvc.audit import service as audit
@@ -130,9 +130,8 @@ def _begin(
             f"system {code} waits for its resource requests to become active: {', '.join(waiting)}"
         )
     lifecycle.move(system, SystemStatus.cutting_over, reason="cutover started")
-    attempt = 1 + (
-        session.scalar(select(func.max(CutoverStep.attempt)).where(CutoverStep.system_id == system.id)) or 0
-    )
+    system.cutover_attempts += 1
+    attempt = system.cutover_attempts
     run = Run(system.id, code, attempt, own(system), variables_for(system, extravars, config))
     audit.record(
         session,

@@ -49,6 +49,9 @@ class LegacySystem(Base):
     # silent, and an operator may then take it over (cutover.recover); a run taken over stops writing.
     cutover_run: Mapped[str | None] = mapped_column(String(36))
     cutover_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Cutover attempts begun, the last one's number: a run that dies before its first step record is still
+    # known by its number, so a recovery never mistakes an earlier attempt's records for its own.
+    cutover_attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -78,14 +78,7 @@ def _take_over(
             f"after {cutover.STALE_AFTER.total_seconds():g} s of silence",
             last_heartbeat=heard.isoformat(),
         )
-    attempt = session.scalar(
-        select(CutoverStep.attempt)
-        .where(CutoverStep.system_id == system.id)
-        .order_by(CutoverStep.attempt.desc())
-        .limit(1)
-    )
-    if attempt is None:  # it died before its first record: the attempt it had begun
-        attempt = 1
+    attempt = system.cutover_attempts  # the one under way, even if it died before its first record
     done = _done(session, system.id, attempt)
     abandoned = system.cutover_run
     run = Run(system.id, code, attempt, cutover.own(system), cutover.variables_for(system, extravars, config))

@@ -33,20 +33,19 @@ from tests.worker_processes import WORKER as CLI
 BUDGET_S = 240  # for a busy machine to get a cutover process as far as its test step
 
 
-@pytest.fixture
-def playbook_dir(tmp_path: Path, settings: Settings) -> Path:
-    """ansible/cutover, with a test step that says it has started and waits for a release file: a run that
-    is surely in the middle of a step when the test kills or stops it."""
+def hold_in(step: str, tmp_path: Path, settings: Settings) -> Path:
+    """ansible/cutover, with ``step`` saying it has started and then waiting for a release file: a run that
+    is surely in the middle of that step when the test kills or stops it."""
     copy = tmp_path / "playbooks"
     shutil.copytree(settings.migration_playbook_dir, copy)
-    test_step = copy / "test.yml"
-    test_step.write_text(
-        test_step.read_text().replace(
+    held = copy / f"{step}.yml"
+    held.write_text(
+        held.read_text().replace(
             "  tasks:\n",
             "  tasks:\n"
-            "    - name: Say the test has started\n"
+            "    - name: Say the step has started\n"
             "      ansible.builtin.copy:\n"
-            '        dest: "{{ work_dir }}/testing"\n'
+            '        dest: "{{ work_dir }}/holding"\n'
             '        content: "started\\n"\n'
             '        mode: "0640"\n'
             "    - name: Wait to be released\n"
@@ -59,6 +58,11 @@ def playbook_dir(tmp_path: Path, settings: Settings) -> Path:
     settings.migration_playbook_dir = copy
     settings.migration_work_dir = tmp_path / "work"
     return copy
+
+
+@pytest.fixture
+def playbook_dir(tmp_path: Path, settings: Settings) -> Path:
+    return hold_in("test", tmp_path, settings)
 
 
 @contextmanager
@@ -76,7 +80,7 @@ def cutover_process(
     with log.open("wb") as out:
         process = subprocess.Popen([CLI, "migration", "cutover", "crm"], env=env, stdout=out, stderr=out)
     try:
-        started = settings.migration_work_dir / "crm" / "testing"
+        started = settings.migration_work_dir / "crm" / "holding"
         deadline = time.monotonic() + BUDGET_S
         while not started.exists():
             assert process.poll() is None, log.read_text()
@@ -224,3 +228,48 @@ def test_a_stalled_cutover_is_resumed_and_the_stalled_run_writes_nothing_more(
     assert takeover["detail"]["recovery"] == "resume"
     assert takeover["detail"]["completed_steps"] == ["prepare", "replicate"]
     assert len(audit_events(client, world, "migration.cutover.complete")) == 1
+
+
+def test_an_attempt_that_died_before_its_first_record_is_recovered_as_itself(
+    client: TestClient, world: World, database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """The second attempt dies in its first step: its recovery must not take the first attempt's records,
+    which show a completed prepare step, for its own."""
+    ops = world.principal("operator", name="ops.li")
+    provisioned_system(client, world, database)
+    hold_in("prepare", tmp_path, settings)
+    system_dir = settings.migration_work_dir / "crm"
+    system_dir.mkdir(parents=True)
+    (system_dir / "release").write_text("")  # the first attempt is not held
+    first = World.ok(
+        client.post(
+            "/v1/migration/systems/crm:cutover",
+            headers=ops,
+            json={"extravars": {"rehearse_failure_at": "replicate"}},
+        )
+    )
+    assert first["status"] == "rolled_back"
+    first_records = recorded(client, ops)
+    assert first_records == [
+        ("prepare", False, "ok"),
+        ("replicate", False, "failed"),
+        ("replicate", True, "ok"),
+        ("prepare", True, "ok"),
+    ]
+
+    (system_dir / "release").unlink()
+    (system_dir / "holding").unlink()
+    with cutover_process(database, settings, token_of(ops), tmp_path / "cutover.log") as process:
+        kill_all(process)  # in the middle of its prepare step: nothing of attempt 2 is recorded yet
+    assert recorded(client, ops) == first_records
+
+    fall_silent(database)
+    result = World.ok(recover(client, ops, "rollback", "node lost in prepare"))
+    assert result["status_reason"] == (
+        "cutover attempt 2 abandoned and rolled back by ops.li: node lost in prepare"
+    )
+    second = [(s["step"], s["rollback"], s["outcome"]) for s in result["steps"] if s["attempt"] == 2]
+    assert second == [("prepare", True, "ok")]  # only the step it had begun is undone
+    assert recorded(client, ops) == [*first_records, ("prepare", True, "ok")]
+    [takeover] = audit_events(client, world, "migration.cutover.recover")
+    assert (takeover["detail"]["attempt"], takeover["detail"]["completed_steps"]) == (2, [])
