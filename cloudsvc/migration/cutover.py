@@ -246,7 +246,7 @@ def undo(config: CutoverConfig, fence: Fence, steps: Sequence[str]) -> list[str]
     return [step for step in steps if not _run_step(config, fence, step, rollback=True).ok]
 
 
-def _settle_wave(session: Session, system: LegacySystem) -> None:
+def settle_wave(session: Session, system: LegacySystem) -> None:
     """A wave whose systems all reached a final status is done."""
     waves = session.scalars(
         select(MigrationWave)
@@ -283,7 +283,7 @@ def finish(
             action = "migration.cutover.rollback"
         system.cutover_run = None
         system.cutover_heartbeat_at = None
-        _settle_wave(session, system)
+        settle_wave(session, system)
         audit.record(
             session,
             actor=caller.actor,

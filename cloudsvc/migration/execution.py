@@ -95,6 +95,17 @@ def submissions(
     return found
 
 
+def on_behalf_of(caller: Caller, system: LegacySystem) -> Caller:
+    """Submitting (and calling off) a move's requests is the department's act: the operator does it for the
+    department it manages, as the requests' requester."""
+    return Caller(
+        principal_id=caller.principal_id,
+        name=caller.name,
+        grants=(*caller.grants, Grant(Role.requester, system.department.path)),
+        http_request_id=caller.http_request_id,
+    )
+
+
 def execute(session: Session, caller: Caller, wave_id: int, *, image: str) -> MigrationWave:
     """Submit the requests of every planned system of the wave, all or none (a quota refusal undoes all)."""
     # Locked, so that two concurrent executions cannot both submit the requests (SQLite serialises anyway).
@@ -111,13 +122,7 @@ def execute(session: Session, caller: Caller, wave_id: int, *, image: str) -> Mi
         raise Conflict(f"systems without a target zone (assess them first): {', '.join(unplaced)}")
     submitted: dict[str, list[str]] = {}
     for system in waiting:
-        # Submitting is the department's act: the operator does it for the department it manages.
-        on_behalf = Caller(
-            principal_id=caller.principal_id,
-            name=caller.name,
-            grants=(*caller.grants, Grant(Role.requester, system.department.path)),
-            http_request_id=caller.http_request_id,
-        )
+        on_behalf = on_behalf_of(caller, system)
         justification = (
             f"migration of legacy system {system.code} ({system.name}): plan {plan.id}, wave {wave.number}"
         )

@@ -365,7 +365,8 @@ def recover_cutover(
     caller: CallerDep,
     settings: SettingsDep,
 ) -> CutoverOut:
-    """Take over a cutover whose run fell silent (its process died) and roll it back or resume it."""
+    """Take over a cutover whose run fell silent (its process died) and roll it back or resume it; or call
+    off a move still provisioning (rollback)."""
     session.close()  # as for a cutover: the playbooks run between transactions of their own
     recovery.recover(
         database,

@@ -31,6 +31,7 @@ from provisioners.base import (
 )
 from provisioners.openstack import bandwidth, servers, tenancy, volumes
 from provisioners.openstack.errors import Edge, authentication_error
+from provisioners.openstack.lookups import Remembered
 from provisioners.openstack.settings import cloud_region, parse_settings
 
 T = TypeVar("T")
@@ -78,6 +79,8 @@ class OpenStackDriver(Driver):
         self._server_changes: dict[str, tuple[float, bool]] = {}
         self._listing_locks: dict[str, threading.Lock] = {}
         self._flavors = servers.Flavors()
+        self._images = servers.Images()
+        self._network_ids: Remembered[str, str | None] = Remembered(TENANCY_FRESH_SECONDS)  # code → id
         self._department_locks: dict[str, threading.Lock] = {}  # code → see _department_lock
 
     # --- the contract --------------------------------------------------------------------------------
@@ -144,6 +147,7 @@ class OpenStackDriver(Driver):
             return self._edge.run(call)
         except BaseException:
             # The project may have been removed behind our back: look it up afresh next time.
+            self._network_ids.forget(tenancy.department_code)
             with self._lock:
                 self._ensured.pop(tenancy.department_code, None)
                 department = self._departments.pop(tenancy.department_code, None)
@@ -223,6 +227,7 @@ class OpenStackDriver(Driver):
         quotas = tenancy.set_quotas(admin, project.id, wanted.limits)
         network, subnet = tenancy.ensure_network(admin, project.id, wanted.department_code, self.settings)
         department = tenancy.Department(wanted.department_code, project.id, project.name, domain)
+        self._network_ids.remember(wanted.department_code, network.id)
         with self._lock:
             self._departments[wanted.department_code] = department
         return TenancyRef(
@@ -314,6 +319,16 @@ class OpenStackDriver(Driver):
     def _network(self, department: tenancy.Department) -> Network | None:
         return tenancy.find_network(self._admin_connection(), department.project_id, department.code)
 
+    def _network_id(self, department: tenancy.Department, *, fresh: bool = False) -> tuple[str | None, bool]:
+        """(the department network's id, whether looked up just now): servers are made in it, and each
+        made many times a minute need not look it up each time."""
+
+        def look() -> str | None:
+            network = self._network(department)
+            return network.id if network is not None else None
+
+        return self._network_ids.get(department.code, look, fresh=fresh)
+
     def _observe(self, key: ResourceKey, wanted: Tenancy) -> Observed:
         department = self._department(wanted)
         if department is None:
@@ -351,19 +366,32 @@ class OpenStackDriver(Driver):
         if not isinstance(spec, SPEC_OF_KIND[key.kind]):
             raise PermanentError(f"a {key.kind} needs a {SPEC_OF_KIND[key.kind].__name__}, not {spec!r}")
         department = self._department(wanted)
-        network = self._network(department) if department is not None else None
-        if department is None or network is None:
+        network_id, network_now = self._network_id(department) if department is not None else (None, False)
+        if department is None or network_id is None:
             # Normally ensure_tenancy ran first; if not (or the network went), set the department up now.
             self._ensure_tenancy(wanted)
             department = self._department(wanted)
-            network = self._network(department) if department is not None else None
-            if department is None or network is None:
+            network_id, network_now = (
+                self._network_id(department, fresh=True) if department is not None else (None, False)
+            )
+            if department is None or network_id is None:
                 raise TemporaryError(f"department {wanted.department_code} was set up but is not found yet")
         admin = self._admin_connection()
         if isinstance(spec, ServerSpec):
+            known, code = network_id, department.code
+
+            def network(fresh: bool) -> tuple[str, bool]:
+                if not fresh:
+                    return known, network_now
+                found, _ = self._network_id(department, fresh=True)
+                if found is None:  # the next pass sets the department up again (see _run)
+                    raise TemporaryError(f"the network of department {code} is gone")
+                return found, True
+
+            sources = servers.Sources(self._flavors, self._images, network)
             try:
                 conn = self._project_connection(department)
-                return servers.create(conn, admin, key, spec, network.id, self._flavors, first=first)
+                return servers.create(conn, admin, key, spec, sources, first=first)
             finally:
                 self._server_changed(key.name, deleted=False)
         if isinstance(spec, VolumeSpec):
@@ -372,8 +400,10 @@ class OpenStackDriver(Driver):
         # checks the revision before its update, not in it) and both read as applied: one at a time, each
         # looking at the network as it is once its turn comes.
         with self._department_lock(department.code):
-            network = self._network(department) or network
-            return bandwidth.create(admin, department.project_id, network, key, spec)
+            current = self._network(department)
+            if current is None:  # the next pass sets the department up again (see _run)
+                raise TemporaryError(f"the network of department {department.code} is gone")
+            return bandwidth.create(admin, department.project_id, current, key, spec)
 
     def _delete(self, key: ResourceKey, wanted: Tenancy) -> None:
         department = self._department(wanted)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from openstack import exceptions as os_exceptions
@@ -23,6 +22,7 @@ from provisioners.base import (
     TemporaryError,
 )
 from provisioners.openstack.apis import oldest, or_none
+from provisioners.openstack.lookups import Remembered
 
 # A flavor looked up for a size is used again for this long (flavors seldom change; one refused is looked
 # up again at once).
@@ -126,40 +126,36 @@ def _matching_flavor(admin: Connection, spec: ServerSpec) -> Flavor | None:
     return oldest(f for f in admin.compute.flavors(details=True, is_public=True) if fits(f))
 
 
-class Flavors:
-    """Flavors by size, remembered for FLAVOR_FRESH_SECONDS after being looked up (or made). One lookup per
-    size at a time: the movers that start side by side wait for it instead of each listing Nova's flavors,
-    calls that queue with the servers' own on a busy nova-api."""
+class Flavors(Remembered[tuple[int, int, int], Flavor]):
+    """Flavors by size, remembered for FLAVOR_FRESH_SECONDS after being looked up (or made)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._known: dict[tuple[int, int, int], tuple[float, Flavor]] = {}
-        self._looking: dict[tuple[int, int, int], threading.Lock] = {}
+        super().__init__(FLAVOR_FRESH_SECONDS)
 
-    def _remembered(self, size: tuple[int, int, int]) -> Flavor | None:
-        with self._lock:
-            known = self._known.get(size)
-        if known is not None and time.monotonic() - known[0] < FLAVOR_FRESH_SECONDS:
-            return known[1]
-        return None
-
-    def get(self, admin: Connection, spec: ServerSpec, *, fresh: bool = False) -> tuple[Flavor, bool]:
+    def of(self, admin: Connection, spec: ServerSpec, *, fresh: bool = False) -> tuple[Flavor, bool]:
         """The flavor for ``spec``, and whether it was looked up just now (rather than remembered)."""
         size = (spec.vcpus, spec.ram_mb, spec.disk_gb)
-        if not fresh and (flavor := self._remembered(size)) is not None:
-            return flavor, False
-        with self._lock:
-            looking = self._looking.setdefault(size, threading.Lock())
-        began = time.monotonic()
-        with looking:
-            with self._lock:
-                known = self._known.get(size)
-            if not fresh and known is not None and known[0] >= began:  # another looked while this waited
-                return known[1], True
-            flavor = flavor_for(admin, spec)
-            with self._lock:
-                self._known[size] = (time.monotonic(), flavor)
-        return flavor, True
+        return self.get(size, lambda: flavor_for(admin, spec), fresh=fresh)
+
+
+class Images(Remembered[tuple[str, str], str]):
+    """Image ids by (project, name or id), remembered like flavors: a lookup by name is two Glance calls."""
+
+    def __init__(self) -> None:
+        super().__init__(FLAVOR_FRESH_SECONDS)
+
+    def of(self, conn: Connection, image: str, *, fresh: bool = False) -> tuple[str, bool]:
+        return self.get((str(conn.current_project_id), image), lambda: _image_id(conn, image), fresh=fresh)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a server is made from, looked up once for many servers: its flavor, its image, its network
+    (the network by a callable, ``fresh`` asking past what is remembered; it answers (id, looked up now))."""
+
+    flavors: Flavors
+    images: Images
+    network: Callable[[bool], tuple[str, bool]]
 
 
 def flavor_for(admin: Connection, spec: ServerSpec) -> Flavor:
@@ -200,8 +196,7 @@ def create(
     admin: Connection,
     key: ResourceKey,
     spec: ServerSpec,
-    network_id: str,
-    flavors: Flavors,
+    sources: Sources,
     *,
     first: bool = False,
 ) -> Observed:
@@ -209,9 +204,15 @@ def create(
     skips looking, a listing that queues on nova-api with the POSTs."""
     if not first and exists(conn, key):
         return observe(conn, key)
-    image_id = _image_id(conn, spec.image)
 
-    def post(flavor: Flavor) -> Server:
+    def look_up(*, fresh: bool) -> tuple[Flavor, str, str, bool]:
+        """(flavor, image id, network id, whether all three were looked up just now)."""
+        flavor, flavor_now = sources.flavors.of(admin, spec, fresh=fresh)
+        image_id, image_now = sources.images.of(conn, spec.image, fresh=fresh)
+        network_id, network_now = sources.network(fresh)
+        return flavor, image_id, network_id, flavor_now and image_now and network_now
+
+    def post(flavor: Flavor, image_id: str, network_id: str) -> Server:
         return conn.compute.create_server(
             name=key.name,
             image_id=image_id,
@@ -220,15 +221,16 @@ def create(
             metadata=metadata(key),
         )
 
-    flavor, looked_up = flavors.get(admin, spec)
+    flavor, image_id, network_id, all_fresh = look_up(fresh=False)
     try:
-        server = post(flavor)
+        server = post(flavor, image_id, network_id)
     except os_exceptions.BadRequestException:
-        if looked_up:
+        if all_fresh:
             raise
-        # A remembered flavor may have been deleted since: look again, once (a 400 made no server).
-        flavor, _ = flavors.get(admin, spec, fresh=True)
-        server = post(flavor)
+        # Something remembered (flavor, image, network) may have been deleted since: look again, once (a
+        # 400 made no server).
+        flavor, image_id, network_id, _ = look_up(fresh=True)
+        server = post(flavor, image_id, network_id)
     # The POST answers with little more than the id: the server is building; the next look tells the rest.
     details = {
         "status": "BUILD",

@@ -53,7 +53,7 @@ def test_side_by_side_lookups_of_one_size_ask_nova_once(
 
     def get(i: int) -> tuple[Flavor, bool]:
         start.wait()
-        return flavors.get(admin, tiny if i % 2 else other)
+        return flavors.of(admin, tiny if i % 2 else other)
 
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(get, range(8)))
@@ -62,6 +62,6 @@ def test_side_by_side_lookups_of_one_size_ask_nova_once(
         admin.compute.find_flavor("m1.tiny", ignore_missing=False).id,
         second_size.id,
     }
-    again = flavors.get(admin, tiny, fresh=True)
+    again = flavors.of(admin, tiny, fresh=True)
     assert (again[0].name, again[1]) == ("m1.tiny", True)  # fresh: asked again
     assert len(looked_up) == 3

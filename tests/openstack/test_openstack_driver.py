@@ -372,6 +372,44 @@ def test_a_server_nova_cannot_place_is_observed_failed_with_novas_reason(
                 admin.compute.delete_flavor(flavor)
 
 
+def test_an_image_replaced_since_it_was_looked_up_is_looked_up_again(
+    driver: OpenStackDriver, admin: Connection, department: Tenancy, request_id: str
+) -> None:
+    """The driver remembers image ids (a lookup by name is two Glance calls per server): when the image of a
+    name is deleted and uploaded again, the next server is made from the new one, not refused."""
+    name = f"replaced-{request_id}"
+
+    def upload() -> str:
+        image = admin.image.create_image(
+            name=name,
+            data=b"\0" * 4096,
+            disk_format="raw",
+            container_format="bare",
+            visibility="public",
+            wait=True,
+        )
+        return str(image.id)
+
+    spec = ServerSpec(vcpus=1, ram_mb=512, disk_gb=1, image=name)
+    first, second = key(request_id, Kind.server, 0), key(request_id, Kind.server, 1)
+    old = upload()
+    try:
+        driver.create(first, spec, department, first=True)
+        assert wait_for(driver, first, department, settled).details["image_id"] == old
+        admin.image.delete_image(old)
+        new = upload()
+        driver.create(second, spec, department, first=True)
+        made = wait_for(driver, second, department, settled)
+        assert (made.state, made.details["image_id"]) == (State.ready, new)
+    finally:
+        for server_key in (first, second):
+            driver.delete(server_key, department)
+        for server_key in (first, second):
+            wait_for(driver, server_key, department, is_absent)
+        for image in admin.image.images(name=name):
+            admin.image.delete_image(str(image.id), ignore_missing=True)
+
+
 def test_a_bad_image_is_permanent(driver: OpenStackDriver, department: Tenancy, request_id: str) -> None:
     server_key = key(request_id, Kind.server)
     with pytest.raises(PermanentError, match="no-such-image"):
