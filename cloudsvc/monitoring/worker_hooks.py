@@ -8,6 +8,8 @@ Monitoring must never stop provisioning: a failure here is logged and the worker
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -16,6 +18,16 @@ from cloudsvc.monitoring import backend_usage, recording
 from provisioners import base
 
 log = logging.getLogger(__name__)
+
+# One usage round at a time per database in a process: the workers of one process that fall due together
+# would otherwise each ask the clouds about the same servers (each round sees the others' as not yet asked).
+_ROUNDS: weakref.WeakKeyDictionary[Database, threading.Lock] = weakref.WeakKeyDictionary()
+_ROUNDS_LOCK = threading.Lock()
+
+
+def _round_lock(database: Database) -> threading.Lock:
+    with _ROUNDS_LOCK:
+        return _ROUNDS.setdefault(database, threading.Lock())
 
 
 class WorkerMonitor:
@@ -66,6 +78,9 @@ class WorkerMonitor:
         if self._next_usage is not None and now < self._next_usage:
             return
         self._next_usage = now + self.usage_every
+        round_lock = _round_lock(self.database)
+        if not round_lock.acquire(blocking=False):
+            return  # another worker of this process is asking right now: its round serves this one's
         try:
             backend_usage.collect(
                 self.database,
@@ -76,3 +91,5 @@ class WorkerMonitor:
             )
         except Exception:
             log.exception("collecting backend usage failed")
+        finally:
+            round_lock.release()

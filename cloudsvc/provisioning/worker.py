@@ -14,13 +14,13 @@ on the request, and after ``zone_wait`` the request fails. After a crash nothing
 next pass observes what the backend has and carries on from there.
 
 The requests a pass claims are moved side by side (a pass is mostly waiting on the backend), and a zone's
-driver is made once and kept, with its connections, tokens and lookups, for the passes that follow.
+driver is made once and kept, with its connections, tokens and lookups, for the passes that follow
+(and for the process's other workers on the same database).
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import logging
 import threading
 import uuid
@@ -36,13 +36,12 @@ from cloudsvc.audit.service import SYSTEM
 from cloudsvc.config import Settings
 from cloudsvc.db import Database, utcnow
 from cloudsvc.monitoring.worker_hooks import WorkerMonitor
-from cloudsvc.provisioning import baseline, heartbeat
+from cloudsvc.provisioning import baseline, drivers, heartbeat
 from cloudsvc.provisioning.jobs import Job, LeaseLost, Ledger
-from cloudsvc.provisioning.store import DatabaseStore
 from cloudsvc.resource_requests import system
 from cloudsvc.resource_requests.lifecycle import Status
 from cloudsvc.resource_requests.models import ResourceRequest
-from provisioners import base, registry
+from provisioners import base
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ log = logging.getLogger(__name__)
 class WorkerSettings:
     lease: timedelta = timedelta(seconds=120)
     idle_sleep: float = 1.0  # seconds between passes that found nothing to do
-    recheck: timedelta = timedelta(seconds=2)  # look again at resources still building
+    recheck: timedelta = timedelta(seconds=1)  # look again at resources still building
     retry_base: timedelta = timedelta(seconds=2)
     retry_max: timedelta = timedelta(minutes=2)
     zone_wait: timedelta = timedelta(minutes=30)  # then a request for an unavailable zone fails
@@ -86,8 +85,7 @@ class Worker:
         # SQLite has one writer and takes its lock for every transaction: movers side by side would only
         # queue for it (and starve each other on its busy handler), so the embedded default moves one.
         self.movers = 1 if database.is_sqlite else self.settings.batch
-        self._drivers: dict[int, tuple[str, base.Driver]] = {}  # zone id → (backend and settings, driver)
-        self._drivers_lock = threading.Lock()
+        self._drivers = drivers.shared(database)
         self._rechecks: list[datetime] = []  # heap: when requests this worker let go to look again are due
         self._rechecks_lock = threading.Lock()
         self.monitor = WorkerMonitor(database, self.worker_id, clock=clock, drivers=self.driver_for)
@@ -204,19 +202,8 @@ class Worker:
         return self.driver_for(job.zone_id, job.zone_backend, job.zone_settings)
 
     def driver_for(self, zone_id: int, backend: str, settings: dict[str, Any]) -> base.Driver:
-        """The zone's driver, made on first use and kept while the zone's settings stay the same (drivers are
-        safe to share between threads; InvalidSettings if the settings are wrong)."""
-        made_from = json.dumps([backend, settings], sort_keys=True, default=str)
-        with self._drivers_lock:
-            kept = self._drivers.get(zone_id)
-        if kept is not None and kept[0] == made_from:
-            return kept[1]
-        driver = registry.load(
-            backend, baseline.driver_settings(settings), store=DatabaseStore(self.database, zone_id)
-        )
-        with self._drivers_lock:
-            self._drivers[zone_id] = (made_from, driver)
-        return driver
+        """The zone's driver, shared with the process's other workers on this database (see drivers.py)."""
+        return self._drivers.get(self.database, zone_id, backend, settings)
 
     # -- steps -------------------------------------------------------------------------------------------
 

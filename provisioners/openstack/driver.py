@@ -15,6 +15,7 @@ from openstack.network.v2.network import Network
 from provisioners.base import (
     BandwidthSpec,
     Driver,
+    DriverError,
     InvalidSettings,
     Kind,
     Observed,
@@ -24,13 +25,13 @@ from provisioners.base import (
     ServerSpec,
     Spec,
     State,
-    TemporaryError,
     Tenancy,
     TenancyRef,
     VolumeSpec,
 )
 from provisioners.openstack import bandwidth, servers, tenancy, volumes
-from provisioners.openstack.errors import Edge, authentication_error
+from provisioners.openstack.apis import oldest
+from provisioners.openstack.errors import Edge, TenancyGone, authentication_error, may_be_gone
 from provisioners.openstack.lookups import Remembered
 from provisioners.openstack.settings import cloud_region, parse_settings
 
@@ -145,16 +146,22 @@ class OpenStackDriver(Driver):
     def _run(self, tenancy: Tenancy, call: Callable[[], T]) -> T:
         try:
             return self._edge.run(call)
-        except BaseException:
-            # The project may have been removed behind our back: look it up afresh next time.
-            self._network_ids.forget(tenancy.department_code)
-            with self._lock:
-                self._ensured.pop(tenancy.department_code, None)
-                department = self._departments.pop(tenancy.department_code, None)
-                conn = self._project_connections.pop(department.project_id, None) if department else None
-            if conn is not None:
-                conn.close()
+        except DriverError as exc:
+            if may_be_gone(exc):
+                self._forget(tenancy.department_code)
             raise
+
+    def _forget(self, code: str) -> None:
+        """The department's project or network may have been removed behind our back: look them up afresh
+        next time (and let the project's token go). Not after every error: each forgetting costs a new
+        token, a role check and the tenancy's upkeep, about a dozen calls."""
+        self._network_ids.forget(code)
+        with self._lock:
+            self._ensured.pop(code, None)
+            department = self._departments.pop(code, None)
+            conn = self._project_connections.pop(department.project_id, None) if department else None
+        if conn is not None:
+            conn.close()
 
     def _authenticate(self, conn: Connection) -> Connection:
         """A token now (cached until it expires), so that failing to get one reads as ZoneUnavailable."""
@@ -356,8 +363,9 @@ class OpenStackDriver(Driver):
         department = self._department(wanted)
         if department is None:
             return None
-        server = servers.find(self._project_connection(department), key)
-        if server is None or (server.status or "").upper() != "ACTIVE":
+        _, listed, deleted_since = self._listed_server(department, key)
+        server = oldest(listed.get(key.name, ()))  # usage is asked of many servers: one listing for them all
+        if server is None or deleted_since or (server.status or "").upper() != "ACTIVE" or server.task_state:
             return None
         # Diagnostics are admin-only in Nova's default policy.
         return servers.usage(self._admin_connection(), server)
@@ -375,7 +383,7 @@ class OpenStackDriver(Driver):
                 self._network_id(department, fresh=True) if department is not None else (None, False)
             )
             if department is None or network_id is None:
-                raise TemporaryError(f"department {wanted.department_code} was set up but is not found yet")
+                raise TenancyGone(f"department {wanted.department_code} was set up but is not found yet")
         admin = self._admin_connection()
         if isinstance(spec, ServerSpec):
             known, code = network_id, department.code
@@ -385,7 +393,7 @@ class OpenStackDriver(Driver):
                     return known, network_now
                 found, _ = self._network_id(department, fresh=True)
                 if found is None:  # the next pass sets the department up again (see _run)
-                    raise TemporaryError(f"the network of department {code} is gone")
+                    raise TenancyGone(f"the network of department {code} is gone")
                 return found, True
 
             sources = servers.Sources(self._flavors, self._images, network)
@@ -402,7 +410,7 @@ class OpenStackDriver(Driver):
         with self._department_lock(department.code):
             current = self._network(department)
             if current is None:  # the next pass sets the department up again (see _run)
-                raise TemporaryError(f"the network of department {department.code} is gone")
+                raise TenancyGone(f"the network of department {department.code} is gone")
             return bandwidth.create(admin, department.project_id, current, key, spec)
 
     def _delete(self, key: ResourceKey, wanted: Tenancy) -> None:

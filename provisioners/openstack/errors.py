@@ -65,6 +65,20 @@ def is_unauthorized(exc: BaseException) -> bool:
     return _status(exc) == 401
 
 
+class TenancyGone(TemporaryError):
+    """Part of a department's tenancy (its project, its network) is not where the driver left it: the next
+    pass sets it up again."""
+
+
+def may_be_gone(exc: DriverError) -> bool:
+    """Whether ``exc`` may mean the department's project or network went behind the driver's back (so what
+    the driver remembers of it must go too), rather than that one call failed."""
+    if isinstance(exc, TenancyGone | ZoneUnavailable):
+        return True
+    cause = exc.__cause__
+    return cause is not None and _status(cause) in (401, 403, 404)
+
+
 def translate(exc: Exception) -> DriverError:
     """The contract's error for ``exc`` (already a DriverError: itself)."""
     if isinstance(exc, DriverError):

@@ -253,9 +253,15 @@ def delete(conn: Connection, key: ResourceKey, listed: Mapping[str, list[Server]
     return True
 
 
-def usage(admin: Connection, server: Server) -> ResourceUsage:
-    """From Nova's standard diagnostics (microversion 2.48): CPU time in ns per vCPU, memory in MiB."""
-    diagnostics = admin.compute.get_server_diagnostics(server.id)
+def usage(admin: Connection, server: Server) -> ResourceUsage | None:
+    """From Nova's standard diagnostics (microversion 2.48): CPU time in ns per vCPU, memory in MiB. None
+    when Nova has none to give now: the server went (404) or has a task under way, a deletion say (409)."""
+    try:
+        diagnostics = admin.compute.get_server_diagnostics(server.id)
+    except os_exceptions.HttpException as exc:
+        if exc.status_code in (404, 409):
+            return None
+        raise
     times = [cpu.get("time") for cpu in diagnostics.cpu_details or [] if isinstance(cpu, dict)]
     known = [t for t in times if isinstance(t, int | float)]
     used = (diagnostics.memory_details or {}).get("used")

@@ -50,6 +50,7 @@ from tests.openstack.conftest import (
     TenancyFactory,
     is_absent,
     key,
+    purge_department,
     settled,
     wait_for,
 )
@@ -408,6 +409,33 @@ def test_an_image_replaced_since_it_was_looked_up_is_looked_up_again(
             wait_for(driver, server_key, department, is_absent)
         for image in admin.image.images(name=name):
             admin.image.delete_image(str(image.id), ignore_missing=True)
+
+
+def test_a_project_removed_behind_the_drivers_back_is_set_up_again(
+    make_tenancy: TenancyFactory, admin: Connection, request_id: str
+) -> None:
+    """The driver remembers a department's project, network and token between calls; once the project is
+    gone (an operator removed it by hand), the next call says so as a temporary error and forgets them, and
+    the next pass sets the department up again instead of failing on what was remembered."""
+    driver = OpenStackDriver(SETTINGS)  # its own memory, not the session's driver's
+    department = make_tenancy("removed")
+    spec = ServerSpec(vcpus=1, ram_mb=512, disk_gb=1, image=IMAGE)
+    before = driver.ensure_tenancy(department)
+    first, second = key(request_id, Kind.server, 0), key(request_id, Kind.server, 1)
+    driver.create(first, spec, department, first=True)
+    assert wait_for(driver, first, department, settled).state is State.ready
+
+    purge_department(admin, department.department_code)  # servers, network and project
+    with pytest.raises(TemporaryError):
+        driver.create(second, spec, department, first=True)
+    after = driver.ensure_tenancy(department)  # as the worker's next pass does
+    assert after.backend_id != before.backend_id
+    driver.create(second, spec, department)
+    made = wait_for(driver, second, department, settled)
+    assert (made.state, made.details["project_id"]) == (State.ready, after.backend_id)
+    assert driver.observe(first, department).state is State.absent  # it went with the old project
+    driver.delete(second, department)
+    wait_for(driver, second, department, is_absent)
 
 
 def test_a_bad_image_is_permanent(driver: OpenStackDriver, department: Tenancy, request_id: str) -> None:
