@@ -27,7 +27,7 @@ from cloudsvc.provisioning.models import (
     Tenancy,
     ZoneHealth,
 )
-from cloudsvc.quotas.models import QuotaLedgerEntry, quota_counters
+from cloudsvc.quotas.models import quota_counters, quota_ledger
 from cloudsvc.resource_requests.models import (
     ApprovalPolicy,
     IdempotencyKey,
@@ -55,7 +55,6 @@ __all__ = [
     "Principal",
     "ProvisionedResource",
     "ProvisioningStep",
-    "QuotaLedgerEntry",
     "RequestTransition",
     "ResourceRequest",
     "RoleBinding",
@@ -67,4 +66,5 @@ __all__ = [
     "Zone",
     "ZoneHealth",
     "quota_counters",
+    "quota_ledger",
 ]

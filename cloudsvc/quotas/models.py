@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, SmallInteger, String, Table
-from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.schema import SchemaItem
 
 from cloudsvc.db import Base, UTCDateTime, utcnow
@@ -54,16 +52,21 @@ quota_counters = Table(
 )
 
 
-class QuotaLedgerEntry(Base):
-    """One movement of one request's quota in one class. Counters can always be recomputed from these."""
+def _ledger_columns() -> list[SchemaItem]:
+    return [Column(cls.value, BigInteger, nullable=False, default=0) for cls in QuotaClass]
 
-    __tablename__ = "quota_ledger"
 
+# One movement (reserve, activate, release, free) of one request's quota: the amount of every class in one
+# row, a column per class like the counters, so an admission writes one row, not one per class. Counters can
+# always be recomputed from these (cloudsvc.quotas.reconcile). A request makes each movement at most once.
+quota_ledger = Table(
+    "quota_ledger",
+    Base.metadata,
     # SQLite auto-increments only an INTEGER primary key.
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    request_id: Mapped[str] = mapped_column(ForeignKey("resource_requests.id"), index=True)
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
-    quota_class: Mapped[str] = mapped_column(String(32))
-    movement: Mapped[str] = mapped_column(String(16))
-    amount: Mapped[int] = mapped_column(BigInteger)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("request_id", String(36), ForeignKey("resource_requests.id"), nullable=False, index=True),
+    Column("department_id", Integer, ForeignKey("departments.id"), nullable=False, index=True),
+    Column("movement", String(16), nullable=False),
+    Column("at", UTCDateTime(), nullable=False, default=utcnow),
+    *_ledger_columns(),
+)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from cloudsvc.departments.models import Department
 from cloudsvc.quotas import service as quotas
-from cloudsvc.quotas.models import Field, QuotaLedgerEntry, column_name
+from cloudsvc.quotas.models import Field, column_name, quota_ledger
 from quotas.arithmetic import Movement, held
 from quotas.demand import QuotaClass
 
@@ -29,17 +29,16 @@ class Drift:
 
 def from_ledger(session: Session) -> dict[Key, tuple[int, int]]:
     """(in_use, reserved) per department and class, rolled up the tree, as the ledger says they must be."""
+    ledger = quota_ledger.c
     totals = session.execute(
         select(
-            QuotaLedgerEntry.department_id,
-            QuotaLedgerEntry.quota_class,
-            QuotaLedgerEntry.movement,
-            func.sum(QuotaLedgerEntry.amount),
-        ).group_by(QuotaLedgerEntry.department_id, QuotaLedgerEntry.quota_class, QuotaLedgerEntry.movement)
+            ledger.department_id, ledger.movement, *(func.sum(ledger[cls.value]) for cls in QuotaClass)
+        ).group_by(ledger.department_id, ledger.movement)
     )
     movements: dict[Key, list[tuple[Movement, int]]] = defaultdict(list)
-    for department_id, cls, movement, amount in totals:
-        movements[department_id, cls].append((Movement(movement), int(amount)))
+    for department_id, movement, *amounts in totals:
+        for quota_class, amount in zip(QuotaClass, amounts, strict=True):
+            movements[department_id, quota_class.value].append((Movement(movement), int(amount)))
     paths = dict(session.execute(select(Department.id, Department.path)).all())
     rolled: dict[Key, tuple[int, int]] = defaultdict(lambda: (0, 0))
     for (department_id, cls), moves in movements.items():

@@ -27,7 +27,7 @@ from cloudsvc.db import UTCDateTime, utcnow
 from cloudsvc.departments.models import Department
 from cloudsvc.errors import Forbidden, InvalidInput, QuotaExceeded
 from cloudsvc.principals.authz import Caller, Permission
-from cloudsvc.quotas.models import Field, QuotaLedgerEntry, column_name, quota_counters, share_column
+from cloudsvc.quotas.models import Field, column_name, quota_counters, quota_ledger, share_column
 from quotas.arithmetic import (
     Chain,
     Movement,
@@ -150,19 +150,15 @@ def _move(session: Session, chain_ids: Sequence[int], demand: Demand, movement: 
 def _record(
     session: Session, request_id: str, department_id: int, demand: Demand, movement: Movement
 ) -> None:
-    entries = [
-        {
-            "request_id": request_id,
-            "department_id": department_id,
-            "quota_class": cls.value,
-            "movement": movement.value,
-            "amount": amount,
-        }
-        for cls, amount in sorted(demand.items())
-        if amount
-    ]
-    if entries:
-        session.execute(insert(QuotaLedgerEntry), entries)
+    if any(demand.values()):
+        session.execute(
+            insert(quota_ledger).values(
+                request_id=request_id,
+                department_id=department_id,
+                movement=movement.value,
+                **{cls.value: demand.get(cls, 0) for cls in CLASSES},
+            )
+        )
 
 
 def check(session: Session, chain: Sequence[Department], demand: Demand) -> list[Shortfall]:
@@ -170,7 +166,7 @@ def check(session: Session, chain: Sequence[Department], demand: Demand) -> list
     return shortfalls(_chain(session, chain), demand)
 
 
-# The functions of migration 0008: the chain (leaf first) and per-class arrays in CLASSES order.
+# The functions of migrations 0008 and 0013: the chain (leaf first) and per-class arrays in CLASSES order.
 _RESERVE_POSTGRES = text(
     "SELECT cloudsvc_quota_reserve(CAST(:chain AS integer[]), CAST(:need AS bigint[]), "
     ":request_id, :requester, :at)"

@@ -15,7 +15,7 @@ from cloudsvc.departments.models import Department
 from cloudsvc.errors import QuotaExceeded
 from cloudsvc.quotas import reconcile
 from cloudsvc.quotas import service as quotas
-from cloudsvc.quotas.models import QuotaLedgerEntry
+from cloudsvc.quotas.models import quota_ledger
 from cloudsvc.resource_requests import system
 from quotas.demand import QuotaClass
 from tests.support import Headers, World, server_submission
@@ -258,11 +258,9 @@ def test_a_denied_reservation_leaves_nothing_behind(
     world.ok(limits(client, world.admin, "dept-a", vcpus=4))
     request_id = world.submit(world.principal("requester@dept-a"), spec=servers(3))["id"]
 
-    def ledger(session: Session) -> list[tuple[str, int]]:
-        query = select(QuotaLedgerEntry.quota_class, QuotaLedgerEntry.amount).where(
-            QuotaLedgerEntry.request_id == request_id
-        )
-        return sorted((cls, amount) for cls, amount in session.execute(query))
+    def ledger(session: Session) -> list[tuple[object, ...]]:
+        query = select(quota_ledger).where(quota_ledger.c.request_id == request_id)
+        return sorted(tuple(row) for row in session.execute(query))
 
     with database.transaction() as session:
         department = session.scalars(select(Department).where(Department.code == "dept-a")).one()
