@@ -1,6 +1,7 @@
 """Striped counters (the province's and the cities', on PostgreSQL) admit exactly what fits, no more, no
 less: concurrent admissions fill a striped department to its limit exactly, and below a lowered limit no
-growth is let in until the department's use is back under it, whichever stripes the releases land on."""
+growth is let in until the department's use is back under it, whichever stripes the releases land on, and
+admissions that find every stripe full wait for one another without deadlocking."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from cloudsvc.resource_requests import service as requests
 from cloudsvc.resource_requests.schemas import ServerSubmission
 from cloudsvc.zones import service as zones
 from cloudsvc.zones.schemas import ZoneCreate
+from quotas.arithmetic import Movement
 from quotas.demand import QuotaClass
 
 
@@ -137,5 +139,53 @@ def test_below_a_lowered_limit_releases_on_any_stripe_let_no_growth_in(postgres:
         assert admitted == (used + 1 <= 40), f"{used} in use of 40"
         used += admitted
         assert _province_vcpus(postgres)[0] == used
+    with postgres.transaction() as session:
+        assert reconcile.check(session) == []
+
+
+def test_admissions_at_a_full_striped_province_wait_without_deadlocking(postgres: Database) -> None:
+    """Reserve-and-release churn straight on the province, held at its limit: most quick picks find every
+    stripe full and fall back to waiting for all of them. Before migration 0014 a quick pick could keep a
+    stripe it had locked but found full, and two such waits deadlocked (dozens of times in this test)."""
+    admin = _caller(postgres, "admin", Role.system_admin)
+    requester = _caller(postgres, "req", Role.requester)
+    _tree(postgres, admin, province_vcpus=8)  # half the threads
+    request_id = _submit(postgres, requester, 1)  # a real request for the ledger rows to belong to
+    assert request_id is not None
+    with postgres.session() as session:
+        province = departments.by_code(session, "p")
+        assert province is not None
+        session.expunge(province)
+    demand = {QuotaClass.vcpus: 1}
+    outcomes: Counter[bool] = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(16)
+
+    def churn(_: int) -> None:
+        start.wait()
+        for _ in range(150):
+            try:
+                with postgres.transaction() as session:
+                    quotas.reserve(session, request_id=request_id, department=province, demand=demand)
+            except QuotaExceeded:
+                admitted = False
+            else:
+                admitted = True
+                with postgres.transaction() as session:
+                    quotas.settle(
+                        session,
+                        request_id=request_id,
+                        chain_ids=[province.id],
+                        demand=demand,
+                        movement=Movement.release,
+                    )
+            with lock:
+                outcomes[admitted] += 1
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(churn, range(16)))  # re-raises any thread's error, a deadlock's included
+    assert outcomes[True] > 0
+    assert outcomes[False] > 0  # the limit was reached: the slow path ran
+    assert _province_vcpus(postgres)[0] == 1  # every churned unit released, the real request still held
     with postgres.transaction() as session:
         assert reconcile.check(session) == []
