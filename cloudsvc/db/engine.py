@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -52,6 +55,8 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._companions: dict[Callable[[Database], Any], Any] = {}
+        self._companions_lock = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,6 +72,15 @@ class Database:
         """A session whose work is committed on success and rolled back on any exception."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def companion(self, make: Callable[[Database], T]) -> T:
+        """The one object ``make(database)`` makes for this database in this process, made on first ask:
+        what the process's workers share (zone drivers, a usage round's lock, a notification listener)."""
+        with self._companions_lock:
+            if make not in self._companions:
+                self._companions[make] = make(self)
+            made: T = self._companions[make]
+            return made
 
     def dispose(self) -> None:
         self.engine.dispose()

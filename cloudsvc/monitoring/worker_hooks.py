@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,15 +18,12 @@ from provisioners import base
 
 log = logging.getLogger(__name__)
 
-# One usage round at a time per database in a process: the workers of one process that fall due together
-# would otherwise each ask the clouds about the same servers (each round sees the others' as not yet asked).
-_ROUNDS: weakref.WeakKeyDictionary[Database, threading.Lock] = weakref.WeakKeyDictionary()
-_ROUNDS_LOCK = threading.Lock()
 
-
-def _round_lock(database: Database) -> threading.Lock:
-    with _ROUNDS_LOCK:
-        return _ROUNDS.setdefault(database, threading.Lock())
+def _usage_round_lock(_: Database) -> threading.Lock:
+    """Held by the one worker of a process (and database) asking the backends for usage right now: the
+    workers of one process that fall due together would otherwise each ask the clouds about the same
+    servers (each round sees the others' as not yet asked)."""
+    return threading.Lock()
 
 
 class WorkerMonitor:
@@ -78,7 +74,7 @@ class WorkerMonitor:
         if self._next_usage is not None and now < self._next_usage:
             return
         self._next_usage = now + self.usage_every
-        round_lock = _round_lock(self.database)
+        round_lock = self.database.companion(_usage_round_lock)
         if not round_lock.acquire(blocking=False):
             return  # another worker of this process is asking right now: its round serves this one's
         try:

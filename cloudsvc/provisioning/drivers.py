@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import weakref
 from typing import Any
 
 from cloudsvc.db import Database
@@ -40,14 +39,10 @@ class ZoneDrivers:
         return driver
 
 
-_SHARED: weakref.WeakKeyDictionary[Database, ZoneDrivers] = weakref.WeakKeyDictionary()
-_SHARED_LOCK = threading.Lock()
-
-
 def shared(database: Database) -> ZoneDrivers:
     """The drivers of ``database``'s zones in this process (gone with the Database object)."""
-    with _SHARED_LOCK:
-        drivers = _SHARED.get(database)
-        if drivers is None:
-            drivers = _SHARED[database] = ZoneDrivers()
-        return drivers
+    return database.companion(_zone_drivers)
+
+
+def _zone_drivers(_: Database) -> ZoneDrivers:
+    return ZoneDrivers()
