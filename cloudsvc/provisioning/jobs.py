@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from cloudsvc.db import Database, upsert
 from cloudsvc.provisioning.models import ProvisionedResource, ProvisioningStep
@@ -103,11 +103,19 @@ class Ledger:
                 )
         return ids
 
-    def owned(self, session: Session, request_id: str, now: datetime) -> ResourceRequest:
-        """The request, row-locked, if this worker still holds it (its lease extended); else LeaseLost."""
+    def owned(
+        self, session: Session, request_id: str, now: datetime, *, with_zone: bool = False
+    ) -> ResourceRequest:
+        """The request, row-locked, if this worker still holds it (its lease extended); else LeaseLost.
+
+        With ``with_zone`` its department and zone come in the same query; otherwise they, and its history,
+        load only when asked for: most passes only check and extend the lease.
+        """
+        eager = [joinedload(ResourceRequest.department), joinedload(ResourceRequest.zone)]
         request = (
             session.scalars(
                 select(ResourceRequest)
+                .options(lazyload("*"), *(eager if with_zone else ()))
                 .where(ResourceRequest.id == request_id)
                 .with_for_update(of=ResourceRequest)
             )
@@ -121,7 +129,7 @@ class Ledger:
 
     def load(self, request_id: str, now: datetime) -> Job:
         with self.database.transaction() as session:
-            request = self.owned(session, request_id, now)
+            request = self.owned(session, request_id, now, with_zone=True)
             assert request.zone is not None  # claim() excludes quota changes, the only zoneless kind
             usage = quotas.usage_by_department(session, [request.department_id])[request.department_id]
             limits = {cls.value: u.limit for cls, u in usage.items()}
@@ -182,25 +190,40 @@ class Ledger:
             )
 
     def record_resources(
-        self, job: Job, observed: Sequence[tuple[base.ResourceKey, base.Observed]], now: datetime
+        self,
+        job: Job,
+        observed: Sequence[tuple[base.ResourceKey, base.Observed]],
+        now: datetime,
+        *,
+        session: Session | None = None,
     ) -> None:
-        with self.database.transaction() as session:
-            self.owned(session, job.request_id, now)
-            for key, seen in observed:
-                row = ProvisionedResource(
-                    request_id=key.request_id,
-                    index=key.index,
-                    kind=key.kind.value,
-                    name=key.name,
-                    backend_id=seen.backend_id,
-                    state=seen.state.value,
-                    addresses=list(seen.addresses),
-                    message=seen.message,
-                )
-                before = job.seen.get(key.index)
-                if before is not None and before.backend_id != seen.backend_id:
-                    row.host_keys = None  # another object (made again) under the same name: new keys
-                session.merge(row)  # what is left unset (host_keys otherwise) keeps its stored value
+        """Record what the backend has; in ``session`` when given (whose transaction checked the lease)."""
+        if session is None:
+            with self.database.transaction() as own:
+                self.owned(own, job.request_id, now)
+                self._merge_resources(own, job, observed)
+        else:
+            self._merge_resources(session, job, observed)
+
+    @staticmethod
+    def _merge_resources(
+        session: Session, job: Job, observed: Sequence[tuple[base.ResourceKey, base.Observed]]
+    ) -> None:
+        for key, seen in observed:
+            row = ProvisionedResource(
+                request_id=key.request_id,
+                index=key.index,
+                kind=key.kind.value,
+                name=key.name,
+                backend_id=seen.backend_id,
+                state=seen.state.value,
+                addresses=list(seen.addresses),
+                message=seen.message,
+            )
+            before = job.seen.get(key.index)
+            if before is not None and before.backend_id != seen.backend_id:
+                row.host_keys = None  # another object (made again) under the same name: new keys
+            session.merge(row)  # what is left unset (host_keys otherwise) keeps its stored value
 
     def record_host_keys(self, job: Job, pins: Mapping[int, Sequence[str]], now: datetime) -> None:
         """Pin servers' SSH host keys (by resource index): later baseline runs accept no others."""

@@ -36,7 +36,7 @@ from cloudsvc.audit.service import SYSTEM
 from cloudsvc.config import Settings
 from cloudsvc.db import Database, utcnow
 from cloudsvc.monitoring.worker_hooks import WorkerMonitor
-from cloudsvc.provisioning import baseline, drivers, heartbeat
+from cloudsvc.provisioning import baseline, drivers, heartbeat, wakeups
 from cloudsvc.provisioning.jobs import Job, LeaseLost, Ledger
 from cloudsvc.resource_requests import system
 from cloudsvc.resource_requests.lifecycle import Status
@@ -44,6 +44,8 @@ from cloudsvc.resource_requests.models import ResourceRequest
 from provisioners import base
 
 log = logging.getLogger(__name__)
+
+Observations = list[tuple[base.ResourceKey, base.Observed]]
 
 
 @dataclass(frozen=True)
@@ -92,46 +94,55 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop``: keep up to ``movers`` requests moving, each in its own thread, and claim more
-        as soon as one's step ends (or every ``idle_sleep`` seconds): none waits for a slow one."""
+        as soon as one's step ends, work is announced (wakeups.py), or every ``idle_sleep`` seconds: none
+        waits for a slow one."""
         log.info("%s started", self.worker_id)
         collector = threading.Thread(
             target=self._collect_usage, args=(stop,), name=f"{self.worker_id}-usage", daemon=True
         )
         collector.start()
-        with ThreadPoolExecutor(self.movers, thread_name_prefix=self.worker_id) as pool:
-            moving: dict[Future[None], str] = {}  # → the request it moves
-            # Claimed again while still being moved: the step in flight has already let the request go
-            # (due again at once, or it outlasted its lease). The claim leased it to this worker, so this
-            # worker moves it once more when that step ends; ignored, it would sit out a whole lease.
-            again: set[str] = set()
-            while not stop.is_set():
-                self._beat()
-                room = self.movers - len(moving)
-                try:
-                    claimed = self.ledger.claim(self.clock(), room) if room else []
-                except Exception:  # a broken claim must not end the loop; the next one starts afresh
-                    log.exception("worker pass failed")
-                    claimed = []
-                in_motion = set(moving.values())
-                for request_id in claimed:
-                    if request_id in in_motion:
-                        again.add(request_id)  # never two threads on one request
-                    else:
-                        moving[pool.submit(self._move, request_id)] = request_id
-                self.monitor.after_pass(collect=False)  # usage: in the collector thread
-                if not moving:
-                    stop.wait(self._pause())
-                    continue
-                done, _ = wait(moving, timeout=self._pause(), return_when=FIRST_COMPLETED)
-                for future in done:
-                    request_id = moving.pop(future)
-                    if (error := future.exception()) is not None:
-                        log.error("worker pass failed", exc_info=error)
-                    if request_id in again:
-                        again.discard(request_id)
-                        moving[pool.submit(self._move, request_id)] = request_id
-
+        nudge = wakeups.Nudge()
+        unsubscribe = wakeups.listener(self.database).subscribe(nudge.set)
+        threading.Thread(target=_set_when, args=(stop, nudge), daemon=True).start()
+        try:
+            with ThreadPoolExecutor(self.movers, thread_name_prefix=self.worker_id) as pool:
+                self._keep_moving(stop, nudge, pool)
+        finally:
+            unsubscribe()
         collector.join()
+
+    def _keep_moving(self, stop: threading.Event, nudge: wakeups.Nudge, pool: ThreadPoolExecutor) -> None:
+        moving: dict[Future[None], str] = {}  # → the request it moves
+        # Claimed again while still being moved: the step in flight has already let the request go
+        # (due again at once, or it outlasted its lease). The claim leased it to this worker, so this
+        # worker moves it once more when that step ends; ignored, it would sit out a whole lease.
+        again: set[str] = set()
+        while not stop.is_set():
+            self._beat()
+            nudged = nudge.pending()
+            room = self.movers - len(moving)
+            try:
+                claimed = self.ledger.claim(self.clock(), room) if room else []
+            except Exception:  # a broken claim must not end the loop; the next one starts afresh
+                log.exception("worker pass failed")
+                claimed = []
+            in_motion = set(moving.values())
+            for request_id in claimed:
+                if request_id in in_motion:
+                    again.add(request_id)  # never two threads on one request
+                else:
+                    moving[pool.submit(self._move, request_id)] = request_id
+            self.monitor.after_pass(collect=False)  # usage: in the collector thread
+            done, _ = wait([*moving, nudged], timeout=self._pause(), return_when=FIRST_COMPLETED)
+            for future in done:
+                if future is nudged:
+                    continue
+                request_id = moving.pop(future)
+                if (error := future.exception()) is not None:
+                    log.error("worker pass failed", exc_info=error)
+                if request_id in again:
+                    again.discard(request_id)
+                    moving[pool.submit(self._move, request_id)] = request_id
 
     def _beat(self) -> None:
         if self.settings.heartbeat_file is None:
@@ -230,18 +241,18 @@ class Worker:
                 if seen.state == base.State.absent:  # it went away: make it again
                     seen = driver.create(key, job.backend_spec, job.tenancy)
             observed.append((key, seen))
-        self.ledger.record_resources(job, observed, self.clock())
         broken = [seen for _, seen in observed if seen.state == base.State.failed]
+        building = sum(seen.state != base.State.ready for _, seen in observed)
+        if building and not broken:  # the pass most often made: one transaction records and lets go
+            self._recheck(
+                job, f"{building} of {len(observed)} {job.kind} resources still building", observed=observed
+            )
+            return
+        self.ledger.record_resources(job, observed, self.clock())
         if broken:
             raise base.PermanentError(broken[0].message or "the backend reports the resource failed")
-        building = sum(seen.state != base.State.ready for _, seen in observed)
-        if building:
-            self._recheck(job, f"{building} of {len(observed)} {job.kind} resources still building")
-        else:
-            baseline.apply(
-                self.database, self.ledger, job, observed, self.clock, driver
-            )  # if the zone wants one
-            self._transition(job, system.mark_active, step="provisioned")
+        baseline.apply(self.database, self.ledger, job, observed, self.clock, driver)  # if the zone wants one
+        self._transition(job, system.mark_active, step="provisioned")
 
     def _decommission(self, job: Job, driver: base.Driver) -> None:
         if self._delete_all(job, driver):
@@ -265,10 +276,11 @@ class Worker:
                 driver.delete(key, job.tenancy)
                 seen = driver.observe(key, job.tenancy)
             observed.append((key, seen))
-        self.ledger.record_resources(job, observed, self.clock())
         remaining = sum(seen.state != base.State.absent for _, seen in observed)
         if remaining:
-            self._recheck(job, f"{remaining} resources still being deleted")
+            self._recheck(job, f"{remaining} resources still being deleted", observed=observed)
+        else:
+            self.ledger.record_resources(job, observed, self.clock())
         return not remaining
 
     def _watch(self, job: Job, driver: base.Driver) -> None:
@@ -311,14 +323,15 @@ class Worker:
                 later = self.clock() + self.settings.drift_every if request.status == Status.active else None
                 self._release(request, next_at=later)
 
-    def _recheck(self, job: Job, progress: str) -> None:
-        """Look again ``recheck`` after this pass began looking (a slow pass is not waited for twice)."""
-        self._later(job, progress, next_at=max(self.clock(), job.loaded_at + self.settings.recheck))
-
-    def _later(self, job: Job, progress: str, *, next_at: datetime) -> None:
+    def _recheck(self, job: Job, progress: str, *, observed: Observations) -> None:
+        """Record what was seen and look again ``recheck`` after this pass began looking (a slow pass is
+        not waited for twice)."""
+        next_at = max(self.clock(), job.loaded_at + self.settings.recheck)
         with self.database.transaction() as session:
             request = self.ledger.owned(session, job.request_id, self.clock())
-            self.ledger.step(session, job.request_id, "wait", "waiting", progress)
+            self.ledger.record_resources(job, observed, self.clock(), session=session)
+            if request.progress != progress:  # a wait that goes on is one step in the history, not one a pass
+                self.ledger.step(session, job.request_id, "wait", "waiting", progress)
             request.progress = progress
             self._release(request, next_at=next_at)
         with self._rechecks_lock:
@@ -366,3 +379,9 @@ class Worker:
         request.lease_owner = None
         request.lease_until = None
         request.next_attempt_at = next_at
+
+
+def _set_when(stop: threading.Event, nudge: wakeups.Nudge) -> None:
+    """Wake the worker's wait as soon as it is told to stop."""
+    stop.wait()
+    nudge.set()
